@@ -1,0 +1,5 @@
+import sys
+
+from jepa_ros.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,239 @@
+"""The simulated arm: PyBullet DIRECT, kinematic joint-position control, CPU-rendered cameras.
+
+Glossary: A controlled joints (action dim), V cameras, H x W image size.
+
+The arm is moved kinematically: a command sets the joint positions it asks for (after clipping),
+as a well-tuned position controller would reach them within one control tick. A command that would
+put a link into the floor is not executed (the arm stays). There is no self-collision check.
+Everything is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+import os
+import sys
+
+import numpy as np
+
+from jepa_ros.envs.scene import SceneConfig
+
+MAX_SAMPLING_TRIES = 10_000
+
+
+@contextmanager
+def _quiet_c_output() -> Iterator[None]:
+    """Silence what PyBullet's C code prints on import and connect (build time, argv[0])."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the robot senses: `images` (V, H, W, 3) uint8 RGB, `joints` (A,) float32 rad."""
+
+    images: np.ndarray
+    joints: np.ndarray
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A reachable goal: joint positions (A,), its images (V, H, W, 3) and, for evaluation
+    only, the end-effector position (3,) in metres."""
+
+    joints: np.ndarray
+    images: np.ndarray
+    ee_position: np.ndarray
+
+
+class ArmWorld:
+    """One arm in one scene. Construct, `reset`, then `step(action)` with joint deltas."""
+
+    def __init__(self, scene: SceneConfig, seed: int = 0) -> None:
+        self.scene = scene
+        self.rng = np.random.default_rng(seed)
+        with _quiet_c_output():
+            import pybullet
+            from pybullet_utils.bullet_client import BulletClient
+
+            self._sim = BulletClient(connection_mode=pybullet.DIRECT)
+        self._tiny_renderer = pybullet.ER_TINY_RENDERER
+        self._floor = self._sim.loadURDF(str(scene.resolve(scene.floor_urdf)))
+        self._robot = self._sim.loadURDF(str(scene.resolve(scene.robot_urdf)), useFixedBase=True)
+        self._joint_index, self._link_index = self._index_joints_and_links()
+        self._controlled = [self._joint_index[name] for name in scene.controlled_joints]
+        limits = [self._sim.getJointInfo(self._robot, i)[8:10] for i in self._controlled]
+        self.joint_lower = np.array([lo for lo, _ in limits], dtype=np.float64)  # (A,)
+        self.joint_upper = np.array([hi for _, hi in limits], dtype=np.float64)  # (A,)
+        self._ee = self._link_index[scene.ee_link]
+        for link, rgba in scene.link_colors.items():
+            self._sim.changeVisualShape(self._robot, self._link_index[link], rgbaColor=rgba)
+        self._cameras = [self._camera_matrices(c) for c in scene.cameras]
+        self.reset()
+
+    # --- setup -------------------------------------------------------------------------------
+    def _index_joints_and_links(self) -> tuple[dict[str, int], dict[str, int]]:
+        joints, links = {}, {}
+        for i in range(self._sim.getNumJoints(self._robot)):
+            info = self._sim.getJointInfo(self._robot, i)
+            joints[info[1].decode()] = i
+            links[info[12].decode()] = i
+        return joints, links
+
+    def _camera_matrices(self, camera) -> tuple:
+        view = self._sim.computeViewMatrix(camera.eye, camera.target, camera.up)
+        aspect = camera.width / camera.height
+        projection = self._sim.computeProjectionMatrixFOV(
+            camera.fov_deg, aspect, camera.near, camera.far
+        )
+        return camera, view, projection
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return self.scene.controlled_joints
+
+    @property
+    def home_joints(self) -> np.ndarray:
+        return np.array([self.scene.home.get(n, 0.0) for n in self.joint_names])
+
+    def joints(self) -> np.ndarray:
+        """Controlled joint positions (A,) float64."""
+        return np.array([self._sim.getJointState(self._robot, i)[0] for i in self._controlled])
+
+    def _set_joints(self, joints: np.ndarray) -> None:
+        for index, value in zip(self._controlled, joints):
+            self._sim.resetJointState(self._robot, index, float(value))
+
+    def ee_position(self) -> np.ndarray:
+        """End-effector position (3,) in metres. Ground truth: for evaluation only."""
+        state = self._sim.getLinkState(self._robot, self._ee, computeForwardKinematics=True)
+        return np.array(state[4], dtype=np.float64)
+
+    def touches_floor(self) -> bool:
+        """True if any link past the first is within `floor_clearance_m` of the floor."""
+        points = self._sim.getClosestPoints(self._robot, self._floor, self.scene.floor_clearance_m)
+        return any(point[3] > 0 for point in points)
+
+    def render(self) -> np.ndarray:
+        """Images of every camera, (V, H, W, 3) uint8."""
+        light = self.scene.lighting
+        images = []
+        for camera, view, projection in self._cameras:
+            _, _, rgba, _, _ = self._sim.getCameraImage(
+                camera.width,
+                camera.height,
+                view,
+                projection,
+                renderer=self._tiny_renderer,
+                shadow=0,
+                lightDirection=light.direction,
+                lightAmbientCoeff=light.ambient,
+                lightDiffuseCoeff=light.diffuse,
+                lightSpecularCoeff=light.specular,
+            )
+            rgba = np.asarray(rgba, dtype=np.uint8).reshape(camera.height, camera.width, 4)
+            images.append(rgba[:, :, :3])
+        return np.stack(images)
+
+    def observe(self) -> Observation:
+        return Observation(images=self.render(), joints=self.joints().astype(np.float32))
+
+    # --- acting ------------------------------------------------------------------------------
+    def reset(self, joints: np.ndarray | None = None, seed: int | None = None) -> Observation:
+        """Move to `joints` (A,), or home; reseed the goal sampler if `seed` is given."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        for name, value in self.scene.home.items():
+            self._sim.resetJointState(self._robot, self._joint_index[name], value)
+        if joints is not None:
+            self._set_joints(self._check_vector(joints, 'joints'))
+        return self.observe()
+
+    def clip_action(self, action: np.ndarray, joints: np.ndarray) -> np.ndarray:
+        """Clip a joint delta (A,) to the step limit, then so that joints + delta stays within
+        the joint limits. Returns the delta that respects both."""
+        delta = np.clip(action, -self.scene.max_step_rad, self.scene.max_step_rad)
+        return np.clip(joints + delta, self.joint_lower, self.joint_upper) - joints
+
+    def move(self, action: np.ndarray) -> np.ndarray:
+        """Apply a joint delta (A,) without rendering. Returns the delta actually applied (A,)
+        float32: clipped to the step and joint limits, or zero if the move would hit the floor."""
+        action = self._check_vector(action, 'action')
+        joints = self.joints()
+        applied = self.clip_action(action, joints)
+        self._set_joints(joints + applied)
+        if self.touches_floor():
+            self._set_joints(joints)
+            applied = np.zeros_like(applied)
+        return applied.astype(np.float32)
+
+    def step(self, action: np.ndarray) -> tuple[Observation, np.ndarray]:
+        """`move`, then observe. Returns the new observation and the applied delta (A,)."""
+        applied = self.move(action)
+        return self.observe(), applied
+
+    def _check_vector(self, value: np.ndarray, what: str) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != (self.scene.action_dim,):
+            raise ValueError(
+                f'{what} must have shape ({self.scene.action_dim},) for joints '
+                f'{list(self.joint_names)}, got {value.shape}'
+            )
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f'{what} has non-finite values: {value.tolist()}')
+        return value
+
+    # --- goals -------------------------------------------------------------------------------
+    def is_valid_configuration(self) -> bool:
+        """End-effector within the scene's height range and no link on the floor."""
+        low, high = self.scene.ee_height_range
+        return low <= self.ee_position()[2] <= high and not self.touches_floor()
+
+    def sample_configuration(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """A random valid configuration (A,) from the scene's sample ranges. The arm stays put."""
+        rng = self.rng if rng is None else rng
+        current = self.joints()
+        ranges = np.array([self.scene.sample_ranges[n] for n in self.joint_names])  # (A, 2)
+        try:
+            for _ in range(MAX_SAMPLING_TRIES):
+                joints = rng.uniform(ranges[:, 0], ranges[:, 1])
+                self._set_joints(joints)
+                if self.is_valid_configuration():
+                    return joints
+        finally:
+            self._set_joints(current)
+        raise RuntimeError(
+            f'no valid configuration in {MAX_SAMPLING_TRIES} draws: check sample_ranges '
+            f'and ee_height_range of scene {self.scene.name!r}'
+        )
+
+    def sample_goal(self, rng: np.random.Generator | None = None) -> Goal:
+        """Draw a reachable goal and render it; the arm stays where it was."""
+        current = self.joints()
+        joints = self.sample_configuration(rng)
+        self._set_joints(joints)
+        goal = Goal(joints=joints, images=self.render(), ee_position=self.ee_position())
+        self._set_joints(current)
+        return goal
+
+    def close(self) -> None:
+        self._sim.disconnect()
+
+    def __enter__(self) -> ArmWorld:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

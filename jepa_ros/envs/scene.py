@@ -1,0 +1,260 @@
+"""Scene description: the robot, its controlled joints, goal ranges, cameras and lighting.
+
+A scene is data (YAML in sim/). `load_scene` reads and validates one, including its joint and link
+names against the robot's URDF, and raises SceneError with a one-line reason on any problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+import math
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from jepa_ros.envs.urdf import read_urdf, UrdfError, UrdfModel
+from jepa_ros.share import find_shared
+
+PYBULLET_DATA = 'pybullet_data://'
+
+Vec3 = tuple[float, float, float]
+
+
+class SceneError(ValueError):
+    """A scene file that cannot be used; the message names the file and the problem."""
+
+
+def _vec3(value: Any, what: str) -> Vec3:
+    try:
+        vec = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SceneError(f'{what} must be 3 numbers, got {value!r}') from None
+    if len(vec) != 3 or not all(math.isfinite(v) for v in vec):
+        raise SceneError(f'{what} must be 3 finite numbers, got {value!r}')
+    return vec
+
+
+def _range(value: Any, what: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SceneError(f'{what} must be [low, high], got {value!r}') from None
+    if not lo < hi:
+        raise SceneError(f'{what} must have low < high, got {value!r}')
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """A fixed pinhole camera rendered by PyBullet's CPU renderer."""
+
+    name: str = field(metadata={'help': 'camera name, used in topics and file names'})
+    eye: Vec3 = field(metadata={'help': 'camera position in the world frame (m)'})
+    target: Vec3 = field(metadata={'help': 'point the camera looks at (m)'})
+    up: Vec3 = field(default=(0.0, 0.0, 1.0), metadata={'help': 'up direction of the image'})
+    fov_deg: float = field(default=48.0, metadata={'help': 'vertical field of view (degrees)'})
+    width: int = field(default=96, metadata={'help': 'image width (pixels)'})
+    height: int = field(default=96, metadata={'help': 'image height (pixels)'})
+    near: float = field(default=0.05, metadata={'help': 'near clipping plane (m)'})
+    far: float = field(default=5.0, metadata={'help': 'far clipping plane (m)'})
+
+    def __post_init__(self) -> None:
+        where = f'camera {self.name!r}'
+        if not self.name:
+            raise SceneError('a camera has an empty name')
+        for name in ('eye', 'target', 'up'):
+            object.__setattr__(self, name, _vec3(getattr(self, name), f'{where}: {name}'))
+        if self.eye == self.target:
+            raise SceneError(f'{where}: eye and target are the same point {self.eye}')
+        for name in ('width', 'height'):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise SceneError(f'{where}: {name} must be a positive integer, got {value!r}')
+        if not 0.0 < self.fov_deg < 180.0:
+            raise SceneError(f'{where}: fov_deg must be in (0, 180), got {self.fov_deg!r}')
+        if not 0.0 < self.near < self.far:
+            raise SceneError(f'{where}: need 0 < near < far, got {self.near!r}, {self.far!r}')
+
+
+@dataclass(frozen=True)
+class LightingConfig:
+    """Directional light of the CPU renderer."""
+
+    direction: Vec3 = field(default=(1.0, -0.5, 2.0), metadata={'help': 'light direction'})
+    ambient: float = field(default=0.6, metadata={'help': 'ambient coefficient'})
+    diffuse: float = field(default=0.35, metadata={'help': 'diffuse coefficient'})
+    specular: float = field(default=0.05, metadata={'help': 'specular coefficient'})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, 'direction', _vec3(self.direction, 'lighting: direction'))
+        for name in ('ambient', 'diffuse', 'specular'):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SceneError(f'lighting: {name} must be in [0, 1], got {value!r}')
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """One arm in one simulated scene. `base_dir` resolves relative paths; it is not compared."""
+
+    name: str = field(metadata={'help': 'scene name, recorded with every dataset and model'})
+    robot_urdf: str = field(metadata={'help': "robot URDF: path or 'pybullet_data://...'"})
+    ee_link: str = field(metadata={'help': 'URDF link whose origin is the end-effector'})
+    controlled_joints: tuple[str, ...] = field(
+        metadata={'help': 'joints the actor moves; the action is one delta per joint, in order'}
+    )
+    home: Mapping[str, float] = field(
+        metadata={'help': 'joint positions at reset; joints not controlled hold these'}
+    )
+    sample_ranges: Mapping[str, tuple[float, float]] = field(
+        metadata={'help': 'per controlled joint, the range goals and starts are drawn from (rad)'}
+    )
+    cameras: tuple[CameraConfig, ...] = field(metadata={'help': 'one or more fixed cameras'})
+    floor_urdf: str = field(default=PYBULLET_DATA + 'plane.urdf', metadata={'help': 'floor'})
+    ee_height_range: tuple[float, float] = field(
+        default=(0.05, 0.6), metadata={'help': 'goals keep the end-effector between these z (m)'}
+    )
+    max_step_rad: float = field(
+        default=0.1, metadata={'help': 'largest joint change per action (rad)'}
+    )
+    floor_clearance_m: float = field(
+        default=0.01, metadata={'help': 'links above the first must stay this far off the floor'}
+    )
+    link_colors: Mapping[str, tuple[float, ...]] = field(
+        default_factory=dict, metadata={'help': 'RGBA colour per link name'}
+    )
+    lighting: LightingConfig = field(default_factory=LightingConfig)
+    base_dir: str = field(default='.', compare=False, metadata={'help': 'resolves relative paths'})
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise SceneError('scene name is empty')
+        joints = tuple(str(j) for j in self.controlled_joints)
+        if not joints or len(set(joints)) != len(joints):
+            raise SceneError(f'controlled_joints must be unique and non-empty, got {joints!r}')
+        object.__setattr__(self, 'controlled_joints', joints)
+        if not self.cameras:
+            raise SceneError('a scene needs at least one camera')
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise SceneError(f'camera names must be unique, got {names!r}')
+        if set(self.sample_ranges) != set(joints):
+            raise SceneError(
+                f'sample_ranges must name exactly the controlled joints {list(joints)}, '
+                f'got {sorted(self.sample_ranges)}'
+            )
+        ranges = {j: _range(self.sample_ranges[j], f'sample_ranges[{j}]') for j in joints}
+        object.__setattr__(self, 'sample_ranges', MappingProxyType(ranges))
+        home = {str(k): float(v) for k, v in dict(self.home).items()}
+        object.__setattr__(self, 'home', MappingProxyType(home))
+        object.__setattr__(
+            self, 'ee_height_range', _range(self.ee_height_range, 'ee_height_range')
+        )
+        colors = {str(k): tuple(float(c) for c in v) for k, v in dict(self.link_colors).items()}
+        for link, rgba in colors.items():
+            if len(rgba) != 4 or not all(0.0 <= c <= 1.0 for c in rgba):
+                raise SceneError(f'link_colors[{link}] must be RGBA in [0, 1], got {rgba!r}')
+        object.__setattr__(self, 'link_colors', MappingProxyType(colors))
+        if not 0.0 < self.max_step_rad <= 1.0:
+            raise SceneError(f'max_step_rad must be in (0, 1], got {self.max_step_rad!r}')
+        if self.floor_clearance_m < 0.0:
+            raise SceneError(f'floor_clearance_m must be >= 0, got {self.floor_clearance_m!r}')
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.controlled_joints)
+
+    def resolve(self, path: str) -> Path:
+        """Absolute path of an asset named in the scene file."""
+        if path.startswith(PYBULLET_DATA):
+            import pybullet_data
+
+            return Path(pybullet_data.getDataPath()) / path[len(PYBULLET_DATA) :]
+        return (Path(self.base_dir) / path).resolve()
+
+    def urdf(self) -> UrdfModel:
+        return read_urdf(self.resolve(self.robot_urdf))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON/YAML-safe) that `scene_from_dict` turns back into an equal scene."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != 'base_dir'}
+        data['cameras'] = [asdict(c) for c in self.cameras]
+        data['lighting'] = asdict(self.lighting)
+        for name in ('home', 'sample_ranges', 'link_colors'):
+            data[name] = dict(data[name])
+        return yaml.safe_load(yaml.safe_dump(data))  # tuples -> lists
+
+    def check_against_urdf(self) -> None:
+        """Raise SceneError if a joint or link the scene names is not in its URDF."""
+        try:
+            urdf = self.urdf()
+        except UrdfError as exc:
+            raise SceneError(str(exc)) from None
+        movable = set(urdf.movable_joints)
+        for joint in list(self.controlled_joints) + list(self.home):
+            if joint not in movable:
+                raise SceneError(
+                    f'joint {joint!r} is not a movable joint of {self.robot_urdf} '
+                    f'(it has: {", ".join(urdf.movable_joints)})'
+                )
+        for link in [self.ee_link, *self.link_colors]:
+            if link not in urdf.links:
+                raise SceneError(f'link {link!r} is not in {self.robot_urdf}')
+        for joint, (lo, hi) in self.sample_ranges.items():
+            limits = urdf.joint(joint)
+            if lo < limits.lower or hi > limits.upper:
+                raise SceneError(
+                    f'sample_ranges[{joint}] = [{lo}, {hi}] leaves the URDF limits '
+                    f'[{limits.lower}, {limits.upper}]'
+                )
+
+
+def scene_from_dict(data: Mapping[str, Any], base_dir: str | Path = '.') -> SceneConfig:
+    """Build a SceneConfig from plain data; unknown or missing keys are errors."""
+    if not isinstance(data, Mapping):
+        raise SceneError(f'a scene must be a mapping, got {type(data).__name__}')
+    known = {f.name for f in fields(SceneConfig)} - {'base_dir'}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SceneError(f'unknown scene keys {unknown} (known: {sorted(known)})')
+    data = dict(data)
+    try:
+        data['cameras'] = tuple(CameraConfig(**c) for c in data.get('cameras') or ())
+        data['lighting'] = LightingConfig(**(data.get('lighting') or {}))
+        if 'controlled_joints' in data:
+            data['controlled_joints'] = tuple(data['controlled_joints'])
+        return SceneConfig(**data, base_dir=str(base_dir))
+    except TypeError as exc:  # missing or unexpected constructor arguments
+        raise SceneError(str(exc).replace('__init__()', 'scene')) from None
+
+
+def resolve_scene_path(scene: str | Path) -> Path:
+    """A scene argument is a YAML path, or the name of a shipped scene ('panda')."""
+    path = Path(scene)
+    if path.suffix in ('.yaml', '.yml') or path.parent != Path('.'):
+        if not path.is_file():
+            raise SceneError(f'scene file not found: {path}')
+        return path
+    try:
+        return find_shared('sim', f'{scene}.yaml')
+    except FileNotFoundError as exc:
+        raise SceneError(f'unknown scene {str(scene)!r}: {exc}') from None
+
+
+def load_scene(scene: str | Path = 'panda') -> SceneConfig:
+    """Read, validate and URDF-check a scene given by path or shipped name."""
+    path = resolve_scene_path(scene)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        problem = str(exc).replace('\n', ' ')
+        raise SceneError(f'malformed YAML in {path}: {problem}') from None
+    try:
+        config = scene_from_dict(data, base_dir=path.parent.resolve())
+        config.check_against_urdf()
+    except SceneError as exc:
+        raise SceneError(f'{path}: {exc}') from None
+    return config

@@ -1,0 +1,80 @@
+"""Read the joints of a URDF without a simulator, so names and limits can be checked up front."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+import xml.etree.ElementTree as ET
+
+
+class UrdfError(ValueError):
+    """A URDF that cannot be read, or that lacks something the scene asks for."""
+
+
+@dataclass(frozen=True)
+class UrdfJoint:
+    """One `<joint>` of a URDF.
+
+    `lower`/`upper` are the position limits (rad or m); `None` for joints without limits
+    (fixed, continuous).
+    """
+
+    name: str
+    type: str
+    parent: str
+    child: str
+    lower: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True)
+class UrdfModel:
+    """The joints and links of one robot description."""
+
+    name: str
+    joints: tuple[UrdfJoint, ...]
+
+    @property
+    def links(self) -> frozenset[str]:
+        return frozenset(j.child for j in self.joints) | frozenset(j.parent for j in self.joints)
+
+    @property
+    def movable_joints(self) -> tuple[str, ...]:
+        return tuple(j.name for j in self.joints if j.type in ('revolute', 'prismatic'))
+
+    def joint(self, name: str) -> UrdfJoint:
+        for joint in self.joints:
+            if joint.name == name:
+                return joint
+        raise UrdfError(
+            f'joint {name!r} is not in URDF {self.name!r} '
+            f'(movable joints: {", ".join(self.movable_joints)})'
+        )
+
+
+def read_urdf(path: str | Path) -> UrdfModel:
+    """Parse the joints of the URDF at `path`; raise UrdfError with the reason if it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise UrdfError(f'URDF not found: {path}')
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise UrdfError(f'URDF {path} is not valid XML: {exc}') from None
+    if root.tag != 'robot':
+        raise UrdfError(f'URDF {path} has root <{root.tag}>, expected <robot>')
+    joints = []
+    for element in root.iter('joint'):
+        limit = element.find('limit')
+        has_limits = limit is not None and element.get('type') in ('revolute', 'prismatic')
+        joints.append(
+            UrdfJoint(
+                name=element.get('name', ''),
+                type=element.get('type', ''),
+                parent=element.find('parent').get('link'),
+                child=element.find('child').get('link'),
+                lower=float(limit.get('lower', 0.0)) if has_limits else None,
+                upper=float(limit.get('upper', 0.0)) if has_limits else None,
+            )
+        )
+    return UrdfModel(name=root.get('name', path.stem), joints=tuple(joints))
