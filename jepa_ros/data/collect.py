@@ -1,0 +1,217 @@
+"""Collect exploration datasets in parallel, resumably, with atomic shards.
+
+Each episode's randomness comes from (seed, episode index) alone, so a dataset is the same
+whatever the number of workers or shards it was written with.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import as_completed, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+import json
+import multiprocessing
+from pathlib import Path
+import shutil
+import time
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from jepa_ros.data.dataset import (
+    FORMAT_VERSION, META_FILE, read_json, SHARDS_DIR, shard_name, SPEC_FILE, write_json_atomic,
+    write_shard,
+)
+from jepa_ros.data.exploration import ExplorationConfig, SmoothExploration
+from jepa_ros.envs.arm_world import ArmWorld
+from jepa_ros.envs.scene import scene_from_dict, SceneConfig
+
+
+class CollectError(ValueError):
+    """Collection cannot start (e.g. the output folder holds something else)."""
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """What to collect. `workers` does not change the data, only the speed."""
+
+    episodes: int = field(metadata={'help': 'number of exploration episodes'})
+    seed: int = field(default=0, metadata={'help': 'seed; each episode draws from (seed, index)'})
+    shard_episodes: int = field(default=10, metadata={'help': 'episodes per shard file'})
+    workers: int = field(default=2, metadata={'help': 'parallel simulator processes'})
+    exploration: ExplorationConfig = field(default_factory=ExplorationConfig)
+
+    def __post_init__(self) -> None:
+        for name in ('episodes', 'shard_episodes', 'workers'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+
+    @property
+    def shards(self) -> list[list[int]]:
+        """Episode indices of each shard."""
+        n, k = self.episodes, self.shard_episodes
+        return [list(range(i, min(i + k, n))) for i in range(0, n, k)]
+
+
+def run_episode(
+    world: ArmWorld, exploration: ExplorationConfig, seed: int, episode: int
+) -> dict[str, np.ndarray]:
+    """One exploration episode: steps+1 frames of every array in the dataset format."""
+    rng = np.random.default_rng([seed, episode])
+    observation = world.reset(world.sample_configuration(rng))
+    policy = SmoothExploration(
+        exploration, world.scene.max_step_rad, world.sample_configuration, rng
+    )
+    policy.reset(observation.joints)
+    frames = exploration.steps_per_episode + 1
+    images, joints, ee = [observation.images], [observation.joints], [world.ee_position()]
+    actions = np.zeros((frames, world.scene.action_dim), dtype=np.float32)
+    for t in range(exploration.steps_per_episode):
+        observation, actions[t] = world.step(policy.act(world.joints()))
+        images.append(observation.images)
+        joints.append(observation.joints)
+        ee.append(world.ee_position())
+    return {
+        'images': np.stack(images),
+        'joints': np.stack(joints),
+        'actions': actions,
+        'episode': np.full(frames, episode, dtype=np.int32),
+        'step': np.arange(frames, dtype=np.int32),
+        'ee_position': np.stack(ee).astype(np.float32),
+    }
+
+
+# --- worker processes --------------------------------------------------------------------------
+_WORKER_WORLD: ArmWorld | None = None
+
+
+def _init_worker(scene: dict[str, Any], base_dir: str) -> None:
+    global _WORKER_WORLD
+    _WORKER_WORLD = ArmWorld(scene_from_dict(scene, base_dir))
+
+
+def _close_worker() -> None:
+    global _WORKER_WORLD
+    if _WORKER_WORLD is not None:
+        _WORKER_WORLD.close()
+        _WORKER_WORLD = None
+
+
+def _collect_shard(
+    root: str, index: int, episodes: list[int], exploration: dict, seed: int
+) -> dict[str, Any]:
+    config = ExplorationConfig(**exploration)
+    parts = [run_episode(_WORKER_WORLD, config, seed, e) for e in episodes]
+    arrays = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    return write_shard(Path(root), index, arrays)
+
+
+# --- orchestration ----------------------------------------------------------------------------
+def collection_spec(scene: SceneConfig, config: CollectConfig) -> dict[str, Any]:
+    """Everything that determines the data (not `workers`), as plain JSON data."""
+    spec = {
+        'format_version': FORMAT_VERSION,
+        'scene': scene.to_dict(),
+        'exploration': asdict(config.exploration),
+        'seed': config.seed,
+        'episodes': config.episodes,
+        'shard_episodes': config.shard_episodes,
+    }
+    return json.loads(json.dumps(spec))  # tuples -> lists, as read back from spec.json
+
+
+def prepare_output(out: Path, spec: dict[str, Any]) -> list[int]:
+    """Check `out` can take this dataset and return the shard indices still to collect.
+
+    A new or empty folder starts fresh; a folder with the same spec.json resumes (finished
+    shards are kept, unfinished temporary ones removed); anything else is refused.
+    """
+    if out.exists() and not out.is_dir():
+        raise CollectError(f'output {out} exists and is not a folder')
+    spec_path = out / SPEC_FILE
+    if out.is_dir() and any(out.iterdir()):
+        if not spec_path.is_file():
+            raise CollectError(f'output folder {out} is not empty and holds no jepa_ros dataset')
+        existing = read_json(spec_path, 'spec.json')
+        if existing != spec:
+            different = sorted(k for k in set(spec) | set(existing) if spec.get(k) != existing.get(k))
+            raise CollectError(
+                f'output folder {out} already holds a different dataset '
+                f'(differs in: {", ".join(different)}); choose another --out'
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(spec_path, spec)
+    shards = out / SHARDS_DIR
+    for stale in shards.glob('.*.tmp') if shards.is_dir() else []:
+        shutil.rmtree(stale)
+    n_shards = -(-spec['episodes'] // spec['shard_episodes'])
+    return [i for i in range(n_shards) if not (shards / shard_name(i)).is_dir()]
+
+
+def collect(
+    scene: SceneConfig,
+    config: CollectConfig,
+    out: Path,
+    on_shard: Callable[[int], None] = lambda frames: None,
+) -> dict[str, Any]:
+    """Collect a dataset into `out` (resuming if it was interrupted); return its meta.json.
+
+    `on_shard(frames)` is called as each shard lands (for a progress bar).
+    """
+    spec = collection_spec(scene, config)
+    todo = prepare_output(out, spec)
+    if (out / META_FILE).is_file() and not todo:
+        return read_json(out / META_FILE, 'meta.json')
+    start = time.perf_counter()
+    frames_now = 0
+    for summary in _run_shards(scene, config, out, todo):
+        frames_now += summary['frames']
+        on_shard(summary['frames'])
+    seconds = time.perf_counter() - start
+    summaries = [
+        read_json(out / SHARDS_DIR / shard_name(i) / 'shard.json', 'shard.json')
+        for i in range(len(config.shards))
+    ]
+    camera = scene.cameras[0]
+    meta = {
+        'format_version': FORMAT_VERSION,
+        'spec': spec,
+        'frames': sum(s['frames'] for s in summaries),
+        'episodes': config.episodes,
+        'shards': [{'name': s['name'], 'frames': s['frames']} for s in summaries],
+        'joint_names': list(scene.controlled_joints),
+        'cameras': [c.name for c in scene.cameras],
+        'image_shape': [len(scene.cameras), camera.height, camera.width, 3],
+        'collect_seconds_this_run': round(seconds, 3),
+        'frames_this_run': frames_now,
+        'frames_per_second_this_run': round(frames_now / seconds, 2) if seconds > 0 else None,
+        'workers': config.workers,
+    }
+    write_json_atomic(out / META_FILE, meta)
+    return meta
+
+
+def _run_shards(
+    scene: SceneConfig, config: CollectConfig, out: Path, todo: list[int]
+) -> Iterator[dict[str, Any]]:
+    shards = config.shards
+    jobs = [(str(out), i, shards[i], asdict(config.exploration), config.seed) for i in todo]
+    init = (scene.to_dict(), scene.base_dir)
+    if config.workers == 1 or len(jobs) <= 1:
+        _init_worker(*init)
+        try:
+            for job in jobs:
+                yield _collect_shard(*job)
+        finally:
+            _close_worker()
+        return
+    context = multiprocessing.get_context('spawn')
+    workers = min(config.workers, len(jobs))
+    with ProcessPoolExecutor(workers, context, _init_worker, init) as pool:
+        futures = [pool.submit(_collect_shard, *job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
