@@ -1,6 +1,6 @@
 """Measure the CPU renderer's time per frame at several camera sizes (the default scene otherwise).
 
-    python benchmarks/render_speed.py --json benchmarks/render_speed.json
+python benchmarks/render_speed.py --json benchmarks/render_speed.json
 """
 
 from __future__ import annotations

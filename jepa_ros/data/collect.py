@@ -6,6 +6,7 @@ whatever the number of workers or shards it was written with.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 import json
@@ -13,12 +14,18 @@ import multiprocessing
 from pathlib import Path
 import shutil
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from jepa_ros.data.dataset import (
-    FORMAT_VERSION, META_FILE, read_json, SHARDS_DIR, shard_name, SPEC_FILE, write_json_atomic,
+    FORMAT_VERSION,
+    META_FILE,
+    read_json,
+    shard_name,
+    SHARDS_DIR,
+    SPEC_FILE,
+    write_json_atomic,
     write_shard,
 )
 from jepa_ros.data.exploration import ExplorationConfig, SmoothExploration
@@ -133,7 +140,9 @@ def prepare_output(out: Path, spec: dict[str, Any]) -> list[int]:
             raise CollectError(f'output folder {out} is not empty and holds no jepa_ros dataset')
         existing = read_json(spec_path, 'spec.json')
         if existing != spec:
-            different = sorted(k for k in set(spec) | set(existing) if spec.get(k) != existing.get(k))
+            different = sorted(
+                k for k in set(spec) | set(existing) if spec.get(k) != existing.get(k)
+            )
             raise CollectError(
                 f'output folder {out} already holds a different dataset '
                 f'(differs in: {", ".join(different)}); choose another --out'

@@ -20,11 +20,12 @@ Glossary: N frames, V cameras, H x W image size, A action dim.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import json
 import os
 from pathlib import Path
 import shutil
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,10 @@ class ExplorationDataset:
         for shard in self.meta['shards']:
             folder = self.root / SHARDS_DIR / shard['name']
             self._shards.append(
-                {name: _open_array(folder / f'{name}.npy', shard['frames']) for name in ARRAY_DTYPES}
+                {
+                    name: _open_array(folder / f'{name}.npy', shard['frames'])
+                    for name in ARRAY_DTYPES
+                }
             )
         sizes = [len(s['episode']) for s in self._shards]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # (shards+1,)

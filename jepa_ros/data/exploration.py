@@ -7,8 +7,8 @@ both slow and full-speed moves, and never jerk. Glossary: A action dim.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -81,7 +81,9 @@ class SmoothExploration:
         if self._steps_left <= 0:  # New segment: waypoint and speed
             self._waypoint = self.sample_waypoint(self.rng)
             self._speed = self.rng.uniform(*cfg.speed_range) * self.max_step
-            self._steps_left = int(self.rng.integers(cfg.segment_steps[0], cfg.segment_steps[1] + 1))
+            self._steps_left = int(
+                self.rng.integers(cfg.segment_steps[0], cfg.segment_steps[1] + 1)
+            )
         self._steps_left -= 1
         # Head for the waypoint at the segment's speed, plus noise
         direction = self._waypoint - joints  # (A,)
