@@ -43,6 +43,9 @@ setup(
         'PyYAML>=5.4',
         'tqdm>=4.60',
         'Pillow>=9.0',
+        'matplotlib>=3.5',
+        'torch>=2.1',  # a CPU build is all it needs: see README, Installing
+        'tensorboardX>=2.6',
     ],
     extras_require={
         # rclpy and the standard messages as PyPI wheels, for machines without a ROS 2 install.

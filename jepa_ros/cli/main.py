@@ -6,13 +6,14 @@ import argparse
 import sys
 
 from jepa_ros import __version__
-from jepa_ros.cli import collect
+from jepa_ros.cli import collect, probe, train
 from jepa_ros.data.collect import CollectError
 from jepa_ros.data.dataset import DatasetError
 from jepa_ros.envs.scene import SceneError
+from jepa_ros.world_model.checkpoint import CheckpointError
 
-COMMANDS = {'collect': collect}
-USER_ERRORS = (CollectError, DatasetError, SceneError, FileNotFoundError)
+COMMANDS = {'collect': collect, 'train': train, 'probe': probe}
+USER_ERRORS = (CheckpointError, CollectError, DatasetError, SceneError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -126,6 +126,13 @@ class SceneConfig:
     link_colors: Mapping[str, tuple[float, ...]] = field(
         default_factory=dict, metadata={'help': 'RGBA colour per link name'}
     )
+    proprio_links: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            'help': 'links whose positions (forward kinematics from the URDF) join the '
+            'joint angles in the proprioceptive embedding; empty = the end-effector'
+        },
+    )
     lighting: LightingConfig = field(default_factory=LightingConfig)
     base_dir: str = field(default='.', compare=False, metadata={'help': 'resolves relative paths'})
 
@@ -136,6 +143,8 @@ class SceneConfig:
         if not joints or len(set(joints)) != len(joints):
             raise SceneError(f'controlled_joints must be unique and non-empty, got {joints!r}')
         object.__setattr__(self, 'controlled_joints', joints)
+        links = tuple(str(link) for link in self.proprio_links) or (self.ee_link,)
+        object.__setattr__(self, 'proprio_links', links)
         if not self.cameras:
             raise SceneError('a scene needs at least one camera')
         names = [c.name for c in self.cameras]
@@ -200,7 +209,7 @@ class SceneConfig:
                     f'joint {joint!r} is not a movable joint of {self.robot_urdf} '
                     f'(it has: {", ".join(urdf.movable_joints)})'
                 )
-        for link in [self.ee_link, *self.link_colors]:
+        for link in [self.ee_link, *self.link_colors, *self.proprio_links]:
             if link not in urdf.links:
                 raise SceneError(f'link {link!r} is not in {self.robot_urdf}')
         for joint, (lo, hi) in self.sample_ranges.items():
@@ -224,8 +233,9 @@ def scene_from_dict(data: Mapping[str, Any], base_dir: str | Path = '.') -> Scen
     try:
         data['cameras'] = tuple(CameraConfig(**c) for c in data.get('cameras') or ())
         data['lighting'] = LightingConfig(**(data.get('lighting') or {}))
-        if 'controlled_joints' in data:
-            data['controlled_joints'] = tuple(data['controlled_joints'])
+        for key in ('controlled_joints', 'proprio_links'):
+            if key in data:
+                data[key] = tuple(data[key])
         return SceneConfig(**data, base_dir=str(base_dir))
     except TypeError as exc:  # missing or unexpected constructor arguments
         raise SceneError(str(exc).replace('__init__()', 'scene')) from None

@@ -16,7 +16,8 @@ class UrdfJoint:
     """One `<joint>` of a URDF.
 
     `lower`/`upper` are the position limits (rad or m); `None` for joints without limits
-    (fixed, continuous).
+    (fixed, continuous). `xyz`/`rpy` place the child frame in the parent's; `axis` is the
+    joint axis in the child frame.
     """
 
     name: str
@@ -25,6 +26,9 @@ class UrdfJoint:
     child: str
     lower: float | None
     upper: float | None
+    xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ def read_urdf(path: str | Path) -> UrdfModel:
     for element in root.iter('joint'):
         limit = element.find('limit')
         has_limits = limit is not None and element.get('type') in ('revolute', 'prismatic')
+        origin = element.find('origin')
+        axis = element.find('axis')
         joints.append(
             UrdfJoint(
                 name=element.get('name', ''),
@@ -75,6 +81,15 @@ def read_urdf(path: str | Path) -> UrdfModel:
                 child=element.find('child').get('link'),
                 lower=float(limit.get('lower', 0.0)) if has_limits else None,
                 upper=float(limit.get('upper', 0.0)) if has_limits else None,
+                xyz=_triple(origin, 'xyz', '0 0 0'),
+                rpy=_triple(origin, 'rpy', '0 0 0'),
+                axis=_triple(axis, 'xyz', '1 0 0'),
             )
         )
     return UrdfModel(name=root.get('name', path.stem), joints=tuple(joints))
+
+
+def _triple(element: ET.Element | None, key: str, default: str) -> tuple[float, float, float]:
+    text = default if element is None else element.get(key, default)
+    x, y, z = (float(v) for v in text.split())
+    return x, y, z

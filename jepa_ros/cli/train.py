@@ -1,0 +1,125 @@
+"""Train the JEPA world model self-supervised on a dataset from `jepa-ros collect`.
+
+Stage 1 learns the image encoder (cross-modal JEPA: image latent -> proprioceptive embedding,
+with VICReg variance/covariance against collapse); stage 2 freezes it and learns the
+action-conditioned predictor on cached latents (K-step open-loop rollouts). Writes OUT/model.pt
+(weights, full config, scene/camera/dataset metadata, format version), OUT/train_state.pt (to
+resume: run the same command again), OUT/metrics.csv and TensorBoard events in OUT/tensorboard/.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, fields
+import json
+import os
+from pathlib import Path
+import time
+
+import torch
+from tqdm import tqdm
+
+from jepa_ros import __version__
+from jepa_ros.data.dataset import ExplorationDataset
+from jepa_ros.describe import help_of
+from jepa_ros.envs.kinematics import Proprioception
+from jepa_ros.envs.scene import load_scene
+from jepa_ros.training.log import TrainingLog
+from jepa_ros.training.trainer import TrainConfig, Trainer
+from jepa_ros.world_model.checkpoint import (
+    check_scene,
+    CheckpointError,
+    read_payload,
+    save_checkpoint,
+    write_atomic,
+)
+from jepa_ros.world_model.config import WorldModelConfig
+from jepa_ros.world_model.model import WorldModel
+
+MODEL_FILE = 'model.pt'
+STATE_FILE = 'train_state.pt'
+TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--data', type=Path, required=True, help='dataset folder (collect --out)')
+    parser.add_argument('--out', type=Path, required=True, help='run folder to write')
+    parser.add_argument('--scene', default='panda', help='scene the data must come from')
+    for f in fields(TrainConfig):
+        parser.add_argument(
+            '--' + f.name.replace('_', '-'), type=type(f.default), default=f.default,
+            help=help_of(TrainConfig, f.name) + ' (default: %(default)s)',
+        )  # fmt: skip
+    parser.add_argument(
+        '--latent-dim', type=int, default=WorldModelConfig.latent_dim,
+        help=help_of(WorldModelConfig, 'latent_dim') + ' (default: %(default)s)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--threads', type=int, default=os.cpu_count() or 1,
+        help='torch CPU threads (default: all cores, %(default)s)',
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    scene = load_scene(args.scene)
+    dataset = ExplorationDataset(args.data)
+    check_scene(dataset.scene, scene.to_dict(), f'dataset {args.data}')
+    try:
+        train_config = TrainConfig(**{name: getattr(args, name) for name in TRAIN_OPTIONS})
+        camera = scene.cameras[0]
+        proprioception = Proprioception(scene)
+        model_config = WorldModelConfig(
+            image_height=camera.height, image_width=camera.width, views=len(scene.cameras),
+            action_dim=scene.action_dim, max_step_rad=scene.max_step_rad,
+            latent_dim=args.latent_dim, proprio_dim=proprioception.dim,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    features = proprioception(dataset.get('joints'))  # (N, P)
+    model = WorldModel(model_config)
+    model.proprio_encoder.set_statistics(features)
+    metadata = {
+        'jepa_ros_version': __version__,
+        'scene': scene.to_dict(),
+        'dataset': {'path': str(args.data), 'frames': len(dataset), 'episodes': dataset.episodes,
+                    'seed': dataset.meta['spec']['seed']},
+        'train_config': asdict(train_config),
+    }  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    previous_seconds = 0.0
+
+    def save(model: WorldModel, state: dict) -> None:
+        seconds = previous_seconds + time.perf_counter() - started
+        save_checkpoint(args.out / MODEL_FILE, model, {**metadata, 'train_seconds': seconds})
+        write_atomic(args.out / STATE_FILE, {**state, 'train_seconds': seconds})
+
+    log = TrainingLog(args.out)
+    trainer = Trainer(model, dataset, features, train_config, log, save)
+    if (args.out / STATE_FILE).is_file():
+        previous_seconds = resume(trainer, args.out)
+    info = trainer.run(progress=lambda stage, done, total: tqdm(
+        total=total, initial=done, desc=stage, unit='step', dynamic_ncols=True
+    ))  # fmt: skip
+    log.close()
+    seconds = previous_seconds + time.perf_counter() - started
+    summary = {'train_seconds': round(seconds, 1), **{k: round(v, 5) for k, v in info.items()}}
+    print(json.dumps(summary))
+    print(f'checkpoint: {args.out / MODEL_FILE}')
+    return 0
+
+
+def resume(trainer: Trainer, out: Path) -> float:
+    """Load weights and trainer state from `out`; refuse a run with other settings."""
+    state = torch.load(out / STATE_FILE, map_location='cpu', weights_only=False)
+    if state['train_config'] != asdict(trainer.config):
+        raise CheckpointError(
+            f'{out} holds a run with other training settings; choose another --out'
+        )
+    payload = read_payload(out / MODEL_FILE)
+    trainer.model.load_state_dict(payload['state_dict'])
+    trainer.load_state(state)
+    print(f'resuming {out} at steps {state["step"]}')
+    return float(state['train_seconds'])

@@ -1,0 +1,110 @@
+"""Forward kinematics from a URDF: link positions from joint positions, batched and differentiable.
+
+Used where a robot would use its own kinematic model (robot_state_publisher does the same), never
+simulator ground truth. Glossary: B batch, A controlled joints, L links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from jepa_ros.envs.urdf import UrdfError, UrdfJoint, UrdfModel
+
+
+def _rpy_matrix(rpy: Sequence[float]) -> torch.Tensor:
+    """Fixed-axis roll-pitch-yaw (URDF convention) -> (3, 3) rotation, float64."""
+    r, p, y = (torch.tensor(v, dtype=torch.float64) for v in rpy)
+    cr, sr, cp, sp, cy, sy = r.cos(), r.sin(), p.cos(), p.sin(), y.cos(), y.sin()
+    return torch.stack([
+        torch.stack([cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr]),
+        torch.stack([sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr]),
+        torch.stack([-sp, cp * sr, cp * cr]),
+    ])  # fmt: skip
+
+
+def _axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Rodrigues: unit axis (3,), angles (B,) -> rotations (B, 3, 3)."""
+    x, y, z = axis
+    k = torch.tensor([[0, -z, y], [z, 0, -x], [-y, x, 0]], dtype=angle.dtype)
+    eye = torch.eye(3, dtype=angle.dtype)
+    s, c = angle.sin()[:, None, None], angle.cos()[:, None, None]
+    return eye + s * k + (1 - c) * (k @ k)
+
+
+class ForwardKinematics:
+    """Positions of chosen links in the robot base frame from controlled joint positions.
+
+    Joints that are not controlled hold the values in `fixed` (e.g. the scene's home pose).
+    __call__: (B, A) -> (B, L, 3)
+    """
+
+    def __init__(
+        self,
+        urdf: UrdfModel,
+        controlled: Sequence[str],
+        links: Sequence[str],
+        fixed: Mapping[str, float] | None = None,
+    ) -> None:
+        self.controlled = list(controlled)
+        self.links = list(links)
+        self.fixed = dict(fixed or {})
+        by_child = {j.child: j for j in urdf.joints}
+        self.chains: list[list[UrdfJoint]] = []
+        for link in self.links:
+            if link not in urdf.links:
+                raise UrdfError(f'link {link!r} is not in URDF {urdf.name!r}')
+            chain = []
+            while link in by_child:
+                chain.append(by_child[link])
+                link = by_child[link].parent
+            self.chains.append(chain[::-1])  # root first
+        for name in self.controlled:
+            urdf.joint(name)  # raises for unknown names
+
+    def __call__(self, joints: torch.Tensor) -> torch.Tensor:
+        joints = joints.to(torch.float64)
+        b = joints.shape[0]
+        positions = []
+        for chain in self.chains:
+            rotation = torch.eye(3, dtype=torch.float64).expand(b, 3, 3)
+            position = torch.zeros(b, 3, dtype=torch.float64)
+            for joint in chain:
+                # Step 1. Fixed origin of the joint in its parent frame
+                position = position + rotation @ torch.tensor(joint.xyz, dtype=torch.float64)
+                rotation = rotation @ _rpy_matrix(joint.rpy)
+                # Step 2. Motion of the joint about/along its axis
+                if joint.type in ('revolute', 'continuous', 'prismatic'):
+                    q = self._joint_value(joint.name, joints)  # (B,)
+                    axis = torch.tensor(joint.axis, dtype=torch.float64)
+                    if joint.type == 'prismatic':
+                        position = position + (rotation @ axis) * q[:, None]
+                    else:
+                        rotation = rotation @ _axis_angle(axis, q)
+            positions.append(position)
+        return torch.stack(positions, dim=1)
+
+    def _joint_value(self, name: str, joints: torch.Tensor) -> torch.Tensor:
+        if name in self.controlled:
+            return joints[:, self.controlled.index(name)]
+        return torch.full((joints.shape[0],), self.fixed.get(name, 0.0), dtype=joints.dtype)
+
+
+class Proprioception:
+    """What the arm knows of itself: joint angles plus the positions of the scene's
+    `proprio_links` by forward kinematics. __call__: (N, A) -> (N, A + 3L) float32."""
+
+    def __init__(self, scene) -> None:
+        self.kinematics = ForwardKinematics(
+            scene.urdf(), scene.controlled_joints, scene.proprio_links, scene.home
+        )
+
+    @property
+    def dim(self) -> int:
+        return len(self.kinematics.controlled) + 3 * len(self.kinematics.links)
+
+    def __call__(self, joints) -> torch.Tensor:
+        joints = torch.as_tensor(joints, dtype=torch.float64)
+        positions = self.kinematics(joints).flatten(1)  # (N, 3L)
+        return torch.cat([joints, positions], dim=1).float()

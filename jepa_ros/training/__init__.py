@@ -1,0 +1,1 @@
+"""Self-supervised training of the world model: losses, collapse monitors, trainer, probes."""

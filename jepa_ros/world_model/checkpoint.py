@@ -1,0 +1,92 @@
+"""Checkpoints: weights, the full config, and where the model came from; atomic, versioned."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+import os
+from pathlib import Path
+import pickle
+from typing import Any
+import zipfile
+
+import torch
+
+from jepa_ros.world_model.config import WorldModelConfig
+from jepa_ros.world_model.model import WorldModel
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, truncated, of another format, or for another setup."""
+
+
+def save_checkpoint(path: Path, model: WorldModel, metadata: dict[str, Any]) -> None:
+    """Write `model` and `metadata` (scene, camera, dataset, training config, ...) atomically."""
+    payload = {
+        'format_version': FORMAT_VERSION,
+        'config': asdict(model.config),
+        'state_dict': model.state_dict(),
+        'metadata': metadata,
+    }
+    write_atomic(Path(path), payload)
+
+
+def write_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """torch.save so that a reader sees either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def read_payload(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'checkpoint not found: {path}')
+    try:
+        payload = torch.load(path, map_location='cpu', weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f'checkpoint {path} is truncated or corrupt ({exc})') from None
+    if not isinstance(payload, dict) or 'format_version' not in payload:
+        raise CheckpointError(f'{path} is not a jepa_ros checkpoint')
+    if payload['format_version'] != FORMAT_VERSION:
+        raise CheckpointError(
+            f'checkpoint {path} has format {payload["format_version"]}; '
+            f'this jepa_ros reads format {FORMAT_VERSION}'
+        )
+    return payload
+
+
+def load_checkpoint(
+    path: Path, latent_dim: int | None = None, scene: dict[str, Any] | None = None
+) -> tuple[WorldModel, dict[str, Any]]:
+    """Load a model in eval mode and its metadata. If `latent_dim` or `scene` (a
+    `SceneConfig.to_dict()`) are given, refuse a checkpoint made for another one."""
+    payload = read_payload(path)
+    known = {f.name for f in fields(WorldModelConfig)}
+    config = WorldModelConfig(**{k: v for k, v in payload['config'].items() if k in known})
+    if latent_dim is not None and config.latent_dim != latent_dim:
+        raise CheckpointError(
+            f'checkpoint {path} has latent size {config.latent_dim}, expected {latent_dim}'
+        )
+    metadata = payload['metadata']
+    if scene is not None:
+        check_scene(metadata.get('scene', {}), scene, f'checkpoint {path}')
+    model = WorldModel(config)
+    try:
+        model.load_state_dict(payload['state_dict'])
+    except RuntimeError as exc:
+        raise CheckpointError(f'checkpoint {path} does not fit its own config ({exc})') from None
+    model.eval()
+    return model, metadata
+
+
+def check_scene(have: dict[str, Any], want: dict[str, Any], what: str) -> None:
+    """Raise CheckpointError naming the first setting in which two scene dicts differ."""
+    for key in ('controlled_joints', 'cameras', 'robot_urdf', 'max_step_rad', 'name'):
+        if have.get(key) != want.get(key):
+            raise CheckpointError(
+                f'{what} was made for another scene: {key} is {have.get(key)!r}, '
+                f'expected {want.get(key)!r}'
+            )
