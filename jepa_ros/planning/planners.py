@@ -8,8 +8,8 @@ generator. Glossary: S samples, H horizon, A action dim.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
