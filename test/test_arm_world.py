@@ -57,14 +57,14 @@ def test_large_actions_are_clipped_to_max_step(world, scale):
 
 def test_joint_limits_hold(world):
     start = world.joints()
-    start[0] = world.joint_upper[0] - 0.03  # near the first joint's upper limit
+    start[0] = world.limits.upper[0] - 0.03  # near the first joint's upper limit
     world.reset(start)
     action = np.zeros(world.scene.action_dim)
     action[0] = 1.0
     for _ in range(5):
         _, applied = world.step(action)
-        assert world.joints()[0] <= world.joint_upper[0] + 1e-9
-    assert world.joints()[0] == pytest.approx(world.joint_upper[0])
+        assert world.joints()[0] <= world.limits.upper[0] + 1e-9
+    assert world.joints()[0] == pytest.approx(world.limits.upper[0])
     assert applied[0] == pytest.approx(0.0, abs=1e-6), 'at the limit the joint stops'
 
 

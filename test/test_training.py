@@ -129,6 +129,21 @@ def test_train_and_probe_commands(tiny_data, tmp_path):
         assert isinstance(metrics[key], float | int), key
     assert metrics['latent_dim'] == 24
     assert out.with_suffix('.png').stat().st_size > 10_000
+    # Evaluate it for two short episodes against every baseline
+    report_path = tmp_path / 'eval.json'
+    evaluation = jepa_ros('eval', '--checkpoint', str(run / 'model.pt'), '--scene',
+                          str(tiny_data / 'tiny.yaml'), '--episodes', '2', '--budget', '3',
+                          '--samples', '16', '--horizon', '2', '--iterations', '1',
+                          '--json', str(report_path))  # fmt: skip
+    assert evaluation.returncode == 0, evaluation.stderr
+    report = json.loads(report_path.read_text())
+    assert report['policy'] == 'jepa' and report['episodes'] == 2
+    assert set(report['baselines']) == {'random', 'oracle', 'untrained'}
+    for summary in [report, *report['baselines'].values()]:
+        assert 0.0 <= summary['success_rate'] <= 1.0 and summary['median_final_distance_m'] >= 0
+    assert report['plan_ms_p95'] >= report['plan_ms_p50'] > 0
+    assert report['baselines']['oracle']['plan_ms_p50'] is None, 'the oracle does not plan'
+    assert report_path.with_suffix('.png').is_file()
 
 
 def test_train_refuses_data_from_another_scene(tiny_data, tmp_path):

@@ -7,12 +7,13 @@ import sys
 
 from jepa_ros import __version__
 from jepa_ros.cli import collect, probe, train
+from jepa_ros.cli import eval as evaluate
 from jepa_ros.data.collect import CollectError
 from jepa_ros.data.dataset import DatasetError
 from jepa_ros.envs.scene import SceneError
 from jepa_ros.world_model.checkpoint import CheckpointError
 
-COMMANDS = {'collect': collect, 'train': train, 'probe': probe}
+COMMANDS = {'collect': collect, 'train': train, 'probe': probe, 'eval': evaluate}
 USER_ERRORS = (CheckpointError, CollectError, DatasetError, SceneError, FileNotFoundError)
 
 

@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from jepa_ros.envs.scene import SceneConfig
+from jepa_ros.limits import JointLimits
 
 MAX_SAMPLING_TRIES = 10_000
 
@@ -75,8 +76,11 @@ class ArmWorld:
         self._joint_index, self._link_index = self._index_joints_and_links()
         self._controlled = [self._joint_index[name] for name in scene.controlled_joints]
         limits = [self._sim.getJointInfo(self._robot, i)[8:10] for i in self._controlled]
-        self.joint_lower = np.array([lo for lo, _ in limits], dtype=np.float64)  # (A,)
-        self.joint_upper = np.array([hi for _, hi in limits], dtype=np.float64)  # (A,)
+        self.limits = JointLimits(
+            lower=np.array([lo for lo, _ in limits]),
+            upper=np.array([hi for _, hi in limits]),
+            max_step=scene.max_step_rad,
+        )
         self._ee = self._link_index[scene.ee_link]
         for link, rgba in scene.link_colors.items():
             self._sim.changeVisualShape(self._robot, self._link_index[link], rgbaColor=rgba)
@@ -162,18 +166,12 @@ class ArmWorld:
             self._set_joints(self._check_vector(joints, 'joints'))
         return self.observe()
 
-    def clip_action(self, action: np.ndarray, joints: np.ndarray) -> np.ndarray:
-        """Clip a joint delta (A,) to the step limit, then so that joints + delta stays within
-        the joint limits. Returns the delta that respects both."""
-        delta = np.clip(action, -self.scene.max_step_rad, self.scene.max_step_rad)
-        return np.clip(joints + delta, self.joint_lower, self.joint_upper) - joints
-
     def move(self, action: np.ndarray) -> np.ndarray:
         """Apply a joint delta (A,) without rendering. Returns the delta actually applied (A,)
         float32: clipped to the step and joint limits, or zero if the move would hit the floor."""
         action = self._check_vector(action, 'action')
         joints = self.joints()
-        applied = self.clip_action(action, joints)
+        applied = self.limits.clip(action, joints)
         self._set_joints(joints + applied)
         if self.touches_floor():
             self._set_joints(joints)

@@ -1,0 +1,125 @@
+"""Goal-image reaching evaluation: the same start/goal pairs for every policy, a fixed step
+budget, no early stop. Simulator ground truth is read here only to score, never by a policy
+(except the oracle baseline, which is given the goal joints on purpose).
+
+Glossary: A action dim, T steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from jepa_ros.actor import Actor
+from jepa_ros.envs.arm_world import ArmWorld, Goal, Observation
+
+SUCCESS_DISTANCE_M = 0.05
+
+
+class Policy(Protocol):
+    def reset(self, goal: Goal) -> None: ...
+
+    def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]: ...
+
+
+class JepaPolicy:
+    """The world-model actor, told the goal by its image only."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.goal_latent: torch.Tensor | None = None
+
+    def reset(self, goal: Goal) -> None:
+        self.actor.reset()
+        self.goal_latent = self.actor.encode(goal.images)
+
+    def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.actor.step(observation, self.goal_latent)
+
+
+class RandomPolicy:
+    """Uniform random joint deltas within the step limit."""
+
+    def __init__(self, max_step: float, action_dim: int, seed: int) -> None:
+        self.max_step, self.action_dim = max_step, action_dim
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, goal: Goal) -> None:
+        pass
+
+    def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.rng.uniform(-self.max_step, self.max_step, self.action_dim), {}
+
+
+class OraclePolicy:
+    """Straight to the goal's joints at the step limit: the physical best case."""
+
+    def __init__(self) -> None:
+        self.goal_joints: np.ndarray | None = None
+
+    def reset(self, goal: Goal) -> None:
+        self.goal_joints = goal.joints
+
+    def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.goal_joints - observation.joints, {}
+
+
+@dataclass
+class EpisodeResult:
+    """Ground-truth end-effector distance to the goal before and after each step (T+1,), and
+    the scalar infos the policy reported at each step."""
+
+    distances: list[float] = field(default_factory=list)
+    infos: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def final_distance(self) -> float:
+        return self.distances[-1]
+
+    @property
+    def steps_to_success(self) -> int | None:
+        """First step after which the end-effector was within the success distance."""
+        for step, distance in enumerate(self.distances):
+            if distance < SUCCESS_DISTANCE_M:
+                return step
+        return None
+
+
+def make_pairs(world: ArmWorld, episodes: int, seed: int) -> list[tuple[np.ndarray, Goal]]:
+    """`episodes` (start joints, goal) pairs drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    return [(world.sample_configuration(rng), world.sample_goal(rng)) for _ in range(episodes)]
+
+
+def run_episode(
+    world: ArmWorld, policy: Policy, start: np.ndarray, goal: Goal, budget: int
+) -> EpisodeResult:
+    """Reset to `start`, give the policy the goal, and run exactly `budget` steps."""
+    observation = world.reset(start)
+    policy.reset(goal)
+    result = EpisodeResult([float(np.linalg.norm(world.ee_position() - goal.ee_position))])
+    for _ in range(budget):
+        action, info = policy.act(observation)
+        observation, _ = world.step(action)
+        result.distances.append(float(np.linalg.norm(world.ee_position() - goal.ee_position)))
+        result.infos.append(info)
+    return result
+
+
+def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
+    """The evaluation's JSON keys for one policy."""
+    finals = np.array([r.final_distance for r in results])
+    success = finals < SUCCESS_DISTANCE_M
+    steps = [r.steps_to_success for r, ok in zip(results, success) if ok]
+    plan_ms = [i['plan_ms'] for r in results for i in r.infos if 'plan_ms' in i]
+    return {
+        'success_rate': float(success.mean()),
+        'median_final_distance_m': float(np.median(finals)),
+        'median_steps_to_success': float(np.median(steps)) if steps else None,
+        'plan_ms_p50': float(np.percentile(plan_ms, 50)) if plan_ms else None,
+        'plan_ms_p95': float(np.percentile(plan_ms, 95)) if plan_ms else None,
+        'episodes': len(results),
+    }

@@ -1,0 +1,114 @@
+"""Cost terms, the actor's hard limits, and the evaluation bookkeeping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_ros.actor import Actor
+from jepa_ros.cost import CostConfig, TrajectoryCost
+from jepa_ros.envs.arm_world import ArmWorld, Observation
+from jepa_ros.envs.kinematics import ForwardKinematics
+from jepa_ros.evaluation import EpisodeResult, summarize
+from jepa_ros.limits import JointLimits
+from jepa_ros.planning import CEMPlanner, PlannerConfig
+from jepa_ros.world_model import WorldModel, WorldModelConfig
+
+
+@pytest.fixture
+def parts(tiny_scene):
+    torch.manual_seed(0)
+    config = WorldModelConfig(image_height=32, image_width=32, latent_dim=16, channels=8,
+                              keypoints=4, encoder_hidden=16, proprio_dim=7, proprio_hidden=16,
+                              predictor_hidden=16, predictor_layers=2)  # fmt: skip
+    model = WorldModel(config).eval()
+    kinematics = ForwardKinematics(
+        tiny_scene.urdf(), tiny_scene.controlled_joints, [tiny_scene.ee_link], tiny_scene.home
+    )
+    with ArmWorld(tiny_scene) as world:
+        limits = world.limits
+        observation = world.reset()
+    cost = TrajectoryCost(model, kinematics, torch.from_numpy(limits.lower),
+                          torch.from_numpy(limits.upper), CostConfig())  # fmt: skip
+    return model, cost, limits, observation
+
+
+def test_guardrail_costs_are_zero_inside_and_grow_outside(parts):
+    _, cost, limits, observation = parts
+    home = torch.from_numpy(observation.joints)
+    still = torch.zeros(1, 3, 4)
+    inside = cost.guardrail_terms(home, still)
+    assert float(inside['joint_limits']) == 0.0 and float(inside['clearance']) == 0.0
+    # Push the first joint toward, then past, its upper limit
+    violations = []
+    for overshoot in (0.0, 0.1, 0.3):
+        joints = home.clone()
+        joints[0] = float(limits.upper[0]) + overshoot
+        violations.append(float(cost.guardrail_terms(joints, still)['joint_limits']))
+    assert 0.0 < violations[0] < violations[1] < violations[2]
+    # Shoulder far forward and elbow straight: the end-effector goes below the floor line
+    low = home.clone()
+    low[1], low[2] = 1.8, -0.3
+    assert float(cost.guardrail_terms(low, still)['clearance']) > 0.0
+
+
+def test_cost_reports_each_term(parts):
+    model, cost, _, observation = parts
+    latent, goal = torch.zeros(16), torch.ones(16)
+    actions = torch.zeros(5, 3, 4)
+    total, terms = cost(latent, goal, torch.from_numpy(observation.joints), actions)
+    assert set(terms) == {'goal', 'joint_limits', 'clearance', 'step', 'smoothness'}
+    torch.testing.assert_close(total, sum(terms.values()))
+    assert total.shape == (5,)
+
+
+@pytest.mark.parametrize('kw', [{'distance': 'l3'}, {'reduction': 'max'}, {'goal_weight': -1}])
+def test_bad_cost_config_is_refused(kw):
+    with pytest.raises(ValueError):
+        CostConfig(**kw)
+
+
+def test_actor_never_leaves_the_limits(parts):
+    model, cost, limits, observation = parts
+    # A planner allowed 50x the step limit, starting right at the joint limits
+    planner = CEMPlanner(PlannerConfig(horizon=2, samples=16, elites=4, iterations=1,
+                                       action_limit=5.0), action_dim=4)  # fmt: skip
+    actor = Actor(model, planner, cost, limits)
+    rng = np.random.default_rng(0)
+    for corner in (limits.lower, limits.upper, (limits.lower + limits.upper) / 2):
+        obs = Observation(images=observation.images, joints=corner.astype(np.float32))
+        goal = torch.from_numpy(rng.normal(size=16).astype(np.float32)) * 10
+        action, info = actor.step(obs, goal)
+        assert np.all(np.abs(action) <= limits.max_step + 1e-9)
+        target = corner.astype(np.float32) + action
+        assert np.all(target >= limits.lower - 1e-6) and np.all(target <= limits.upper + 1e-6)
+        assert info['plan_ms'] > 0 and 'cost_goal' in info and 'goal_energy' in info
+
+
+def test_actor_is_deterministic_for_a_seed(parts):
+    model, cost, limits, observation = parts
+    goal = torch.ones(16)
+    actions = []
+    for _ in range(2):
+        planner = CEMPlanner(PlannerConfig(horizon=3, samples=32, elites=4, seed=7), 4)
+        actions.append(Actor(model, planner, cost, limits).step(observation, goal)[0])
+    np.testing.assert_array_equal(actions[0], actions[1])
+
+
+def test_joint_limits_clip():
+    limits = JointLimits(np.array([-1.0, -1.0]), np.array([1.0, 1.0]), max_step=0.1)
+    np.testing.assert_allclose(limits.clip(np.array([5.0, -5.0]), np.zeros(2)), [0.1, -0.1])
+    np.testing.assert_allclose(limits.clip(np.array([0.1, 0.0]), np.array([0.95, 0.0])), [0.05, 0])
+    with pytest.raises(ValueError):
+        JointLimits(np.array([1.0]), np.array([-1.0]), 0.1)
+
+
+def test_summary_of_episodes():
+    hit = EpisodeResult(distances=[0.3, 0.1, 0.04, 0.02], infos=[{'plan_ms': 10.0}] * 3)
+    miss = EpisodeResult(distances=[0.3, 0.2, 0.04, 0.06], infos=[{'plan_ms': 30.0}] * 3)
+    summary = summarize([hit, miss])
+    assert summary['success_rate'] == 0.5
+    assert summary['median_steps_to_success'] == 2.0
+    assert summary['median_final_distance_m'] == pytest.approx(0.04)
+    assert summary['plan_ms_p50'] == 20.0 and summary['episodes'] == 2
