@@ -117,6 +117,8 @@ def test_train_and_probe_commands(tiny_data, tmp_path):
     # Other settings into the same folder are refused
     other = jepa_ros(*train[:-1], '3')
     assert other.returncode == 2 and 'other training settings' in other.stderr
+    wider = jepa_ros(*[a if a != '24' else '28' for a in train])
+    assert wider.returncode == 2 and 'model of another shape' in wider.stderr
     # Probe the tiny model on the same tiny data (a warning says it is not held out)
     out = tmp_path / 'probe.json'
     probe = jepa_ros('probe', '--checkpoint', str(run / 'model.pt'), '--data',

@@ -119,6 +119,8 @@ def resume(trainer: Trainer, out: Path) -> float:
             f'{out} holds a run with other training settings; choose another --out'
         )
     payload = read_payload(out / MODEL_FILE)
+    if payload['config'] != asdict(trainer.model.config):
+        raise CheckpointError(f'{out} holds a model of another shape; choose another --out')
     trainer.model.load_state_dict(payload['state_dict'])
     trainer.load_state(state)
     print(f'resuming {out} at steps {state["step"]}')
