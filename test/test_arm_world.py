@@ -92,7 +92,7 @@ def test_goals_are_valid_and_reachable(world):
     start = world.joints()
     for _ in range(20):
         goal = world.sample_goal()
-        np.testing.assert_array_equal(world.joints(), start), 'sampling does not move the arm'
+        np.testing.assert_array_equal(world.joints(), start, err_msg='sampling moved the arm')
         assert low <= goal.ee_position[2] <= high
         for name, value in zip(world.joint_names, goal.joints):
             lo, hi = scene.sample_ranges[name]

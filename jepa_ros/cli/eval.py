@@ -32,7 +32,6 @@ from jepa_ros.evaluation import (
     summarize,
 )  # fmt: skip
 from jepa_ros.evaluation_plot import eval_figure
-from jepa_ros.limits import JointLimits
 from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner, PlannerConfig
 from jepa_ros.world_model.checkpoint import load_checkpoint
 from jepa_ros.world_model.model import WorldModel
@@ -60,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads')
 
 
+def cost_config(scene: SceneConfig) -> CostConfig:
+    """The cost the actor plans with: guardrails at the scene's end-effector height floor."""
+    return CostConfig(min_ee_height_m=scene.ee_height_range[0])
+
+
 def build_actor(model: WorldModel, scene: SceneConfig, world: ArmWorld, args) -> Actor:
     """The composition root of the world-model actor."""
     planner_config = PlannerConfig(
@@ -73,9 +77,9 @@ def build_actor(model: WorldModel, scene: SceneConfig, world: ArmWorld, args) ->
     limits = world.limits
     cost = TrajectoryCost(
         model, kinematics, torch.from_numpy(limits.lower), torch.from_numpy(limits.upper),
-        CostConfig(min_ee_height_m=scene.ee_height_range[0]),
+        cost_config(scene),
     )  # fmt: skip
-    return Actor(model, planner, cost, JointLimits(limits.lower, limits.upper, limits.max_step))
+    return Actor(model, planner, cost, limits)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         'budget': args.budget,
         'planner': {'name': args.planner, 'horizon': args.horizon, 'samples': args.samples,
                     'iterations': args.iterations},
-        'cost': asdict(CostConfig(min_ee_height_m=scene.ee_height_range[0])),
+        'cost': asdict(cost_config(scene)),
         'baselines': {k: v for k, v in summaries.items() if k != main},
     }  # fmt: skip
     args.json.parent.mkdir(parents=True, exist_ok=True)

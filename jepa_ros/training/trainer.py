@@ -30,6 +30,7 @@ from jepa_ros.data.dataset import ExplorationDataset
 from jepa_ros.training.log import TrainingLog
 from jepa_ros.training.losses import prediction_loss, vicreg_covariance, vicreg_variance
 from jepa_ros.training.monitors import collapse_report
+from jepa_ros.training.probe import encode_dataset
 from jepa_ros.world_model.model import WorldModel
 
 
@@ -154,16 +155,12 @@ class Trainer:
         }
 
     # --- stage 2 ---------------------------------------------------------------------------
-    @torch.no_grad()
-    def cache_latents(self, batch_size: int = 512) -> torch.Tensor:
+    def cache_latents(self) -> torch.Tensor:
         """Encode every frame with the frozen encoder: (N, D)."""
         self.model.eval()
-        chunks = []
-        for start in range(0, len(self.dataset), batch_size):
-            idx = np.arange(start, min(start + batch_size, len(self.dataset)))
-            chunks.append(self.model.encode(torch.from_numpy(self.dataset.get('images', idx))))
+        latents = torch.from_numpy(encode_dataset(self.model, self.dataset))
         self.model.train()
-        return torch.cat(chunks)
+        return latents
 
     def predictor_batch(self) -> dict[str, torch.Tensor]:
         k = self.config.rollout_steps
