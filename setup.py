@@ -46,6 +46,7 @@ setup(
         'matplotlib>=3.5',
         'torch>=2.1',  # a CPU build is all it needs: see README, Installing
         'tensorboardX>=2.6',
+        'opencv-python-headless>=4.5',  # camera images of any size to the model's
     ],
     extras_require={
         # rclpy and the standard messages as PyPI wheels, for machines without a ROS 2 install.

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepa_ros.cost.cost import latent_distance, TrajectoryCost
+from jepa_ros.cost.cost import TrajectoryCost
 from jepa_ros.envs.arm_world import Observation
 from jepa_ros.limits import JointLimits
 from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner
@@ -50,15 +50,29 @@ class Actor:
     def step(
         self, observation: Observation, goal: torch.Tensor
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Plan from `observation` toward the goal latent (D,); return the first action (A,)
-        and an info dict of scalars (plan time, goal energy, cost terms of the plan)."""
+        """Encode the observation's images, then `act`."""
         start = time.perf_counter()
-        latent = self.encode(observation.images)  # (D,)
-        joints = torch.from_numpy(observation.joints.astype(np.float32))  # (A,)
-        plan, info = self.planner.plan(lambda actions: self.cost(latent, goal, joints, actions)[0])
-        _, terms = self.cost(latent, goal, joints, plan[None])
-        action = self.limits.clip(plan[0].numpy().astype(np.float64), observation.joints)
-        info.update({f'cost_{name}': float(value[0]) for name, value in terms.items()})
-        info['goal_energy'] = float(latent_distance(latent, goal, self.cost.config.distance))
+        action, info = self.act(self.encode(observation.images), observation.joints, goal)
         info['plan_ms'] = 1000 * (time.perf_counter() - start)
         return action, info
+
+    @torch.no_grad()
+    def act(
+        self, latent: torch.Tensor, joints: np.ndarray, goal: torch.Tensor
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Plan from the latent (D,) and measured joints (A,) toward the goal latent (D,); return
+        the first action (A,), clipped to the limits, and an info dict of scalars (plan time,
+        goal energy of the latent, cost terms of the chosen plan)."""
+        start = time.perf_counter()
+        joints_t = torch.from_numpy(np.asarray(joints, dtype=np.float32))  # (A,)
+        plan, info = self.planner.plan(lambda seqs: self.cost(latent, goal, joints_t, seqs)[0])
+        _, terms = self.cost(latent, goal, joints_t, plan[None])
+        action = self.limits.clip(plan[0].numpy().astype(np.float64), np.asarray(joints))
+        info.update({f'cost_{name}': float(value[0]) for name, value in terms.items()})
+        info['goal_energy'] = self.goal_energy(latent, goal)
+        info['plan_ms'] = 1000 * (time.perf_counter() - start)
+        return action, info
+
+    def goal_energy(self, latent: torch.Tensor, goal: torch.Tensor) -> float:
+        """The energy the task monitor reads: weighted latent distance to the goal."""
+        return float(self.cost.goal_energy(latent, goal))

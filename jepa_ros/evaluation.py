@@ -8,12 +8,14 @@ Glossary: A action dim, T steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import time
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from jepa_ros.actor import Actor
+from jepa_ros.configurator import Outcome, TaskMonitor
 from jepa_ros.envs.arm_world import ArmWorld, Goal, Observation
 
 SUCCESS_DISTANCE_M = 0.05
@@ -26,18 +28,35 @@ class Policy(Protocol):
 
 
 class JepaPolicy:
-    """The world-model actor, told the goal by its image only."""
+    """The world-model actor, told the goal by its image only.
 
-    def __init__(self, actor: Actor) -> None:
+    With a task monitor, the configurator's decisions apply: once the goal energy says the goal
+    is reached (or abandoned) the arm holds (zero action) for the rest of the episode.
+    """
+
+    def __init__(self, actor: Actor, monitor: TaskMonitor | None = None) -> None:
         self.actor = actor
+        self.monitor = monitor
         self.goal_latent: torch.Tensor | None = None
 
     def reset(self, goal: Goal) -> None:
         self.actor.reset()
         self.goal_latent = self.actor.encode(goal.images)
+        if self.monitor is not None:
+            self.monitor.start()
 
     def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
-        return self.actor.step(observation, self.goal_latent)
+        start = time.perf_counter()
+        latent = self.actor.encode(observation.images)
+        energy = self.actor.goal_energy(latent, self.goal_latent)
+        if self.monitor is not None and self.monitor.update(energy) is not Outcome.REACHING:
+            hold = np.zeros(len(observation.joints))
+            return hold, {'goal_energy': energy, 'outcome': self.monitor.outcome.value}
+        action, info = self.actor.act(latent, observation.joints, self.goal_latent)
+        if self.monitor is not None:
+            info['outcome'] = self.monitor.outcome.value
+        info['plan_ms'] = 1000 * (time.perf_counter() - start)  # camera image to command
+        return action, info
 
 
 class RandomPolicy:
@@ -74,6 +93,13 @@ class EpisodeResult:
 
     distances: list[float] = field(default_factory=list)
     infos: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)  # (V, H, W, 3) each, when recorded
+
+    @property
+    def outcome(self) -> str | None:
+        """The configurator's last decision, if the policy reported one."""
+        outcomes = [i['outcome'] for i in self.infos if 'outcome' in i]
+        return outcomes[-1] if outcomes else None
 
     @property
     def final_distance(self) -> float:
@@ -95,17 +121,27 @@ def make_pairs(world: ArmWorld, episodes: int, seed: int) -> list[tuple[np.ndarr
 
 
 def run_episode(
-    world: ArmWorld, policy: Policy, start: np.ndarray, goal: Goal, budget: int
+    world: ArmWorld,
+    policy: Policy,
+    start: np.ndarray,
+    goal: Goal,
+    budget: int,
+    record: bool = False,
 ) -> EpisodeResult:
-    """Reset to `start`, give the policy the goal, and run exactly `budget` steps."""
+    """Reset to `start`, give the policy the goal, and run exactly `budget` steps (no early stop;
+    `record` keeps every camera frame)."""
     observation = world.reset(start)
     policy.reset(goal)
     result = EpisodeResult([float(np.linalg.norm(world.ee_position() - goal.ee_position))])
     for _ in range(budget):
+        if record:
+            result.frames.append(observation.images)
         action, info = policy.act(observation)
         observation, _ = world.step(action)
         result.distances.append(float(np.linalg.norm(world.ee_position() - goal.ee_position)))
         result.infos.append(info)
+    if record:
+        result.frames.append(observation.images)
     return result
 
 
@@ -115,7 +151,7 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
     success = finals < SUCCESS_DISTANCE_M
     steps = [r.steps_to_success for r, ok in zip(results, success) if ok]
     plan_ms = [i['plan_ms'] for r in results for i in r.infos if 'plan_ms' in i]
-    return {
+    report = {
         'success_rate': float(success.mean()),
         'median_final_distance_m': float(np.median(finals)),
         'median_steps_to_success': float(np.median(steps)) if steps else None,
@@ -123,3 +159,12 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
         'plan_ms_p95': float(np.percentile(plan_ms, 95)) if plan_ms else None,
         'episodes': len(results),
     }
+    outcomes = [r.outcome for r in results]
+    if any(outcomes):
+        declared = np.array([o == Outcome.SUCCEEDED.value for o in outcomes])
+        report['declared_success_rate'] = float(declared.mean())
+        report['declared_success_precision'] = (
+            float(success[declared].mean()) if declared.any() else None
+        )
+        report['gave_up_rate'] = float(np.mean([o == Outcome.GAVE_UP.value for o in outcomes]))
+    return report

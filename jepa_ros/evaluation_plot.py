@@ -42,3 +42,32 @@ def eval_figure(results: dict[str, list[EpisodeResult]], out: Path) -> Path:
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def eval_gif(
+    results: list[EpisodeResult], goals: list[np.ndarray], out: Path, scale: int = 2
+) -> Path:
+    """An animated GIF of recorded episodes: each frame shows the camera (first view) beside the
+    goal image, with the step and ground-truth distance; episodes play one after another.
+
+    `goals`: one goal image stack (V, H, W, 3) per result.
+    """
+    from PIL import Image, ImageDraw
+
+    frames = []
+    for number, (result, goal) in enumerate(zip(results, goals, strict=True)):
+        if not result.frames:
+            raise ValueError('episodes were not recorded (run_episode(..., record=True))')
+        for step, images in enumerate(result.frames):
+            pair = np.concatenate([images[0], goal[0]], axis=1)  # (H, 2W, 3)
+            frame = Image.fromarray(pair).resize(
+                (pair.shape[1] * scale, pair.shape[0] * scale), Image.NEAREST
+            )
+            canvas = Image.new('RGB', (frame.width, frame.height + 14), 'white')
+            canvas.paste(frame, (0, 14))
+            text = (f'episode {number}  step {step}  '
+                    f'{100 * result.distances[step]:.1f} cm   | goal')  # fmt: skip
+            ImageDraw.Draw(canvas).text((2, 1), text, fill='black')
+            frames.append(canvas)
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    return out

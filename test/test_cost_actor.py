@@ -30,7 +30,8 @@ def parts(tiny_scene):
         limits = world.limits
         observation = world.reset()
     cost = TrajectoryCost(model, kinematics, torch.from_numpy(limits.lower),
-                          torch.from_numpy(limits.upper), CostConfig())  # fmt: skip
+                          torch.from_numpy(limits.upper), CostConfig(),
+                          ee_dims=(4, 5, 6))  # fmt: skip
     return model, cost, limits, observation
 
 

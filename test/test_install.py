@@ -7,6 +7,7 @@ is skipped there.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 import shutil
@@ -37,11 +38,24 @@ def _run_executable(path: Path, env: dict[str, str] | None = None) -> None:
     assert 'usage: jepa-ros collect' in result.stdout
 
 
+NODES = ('sim_node', 'perception_node', 'world_model_node', 'guardrail_node', 'actor_node',
+         'configurator_node')  # fmt: skip
+
+
+def _check_node_executables(lib: Path) -> None:
+    """Every node has an executable launcher, and the module it dispatches to exists."""
+    for name in NODES:
+        path = lib / name
+        assert path.is_file() and os.access(path, os.X_OK), f'{path} missing or not executable'
+        assert importlib.util.find_spec(f'jepa_ros.nodes.{name}') is not None, name
+
+
 def test_pip_install_has_lib_executables():
     executable = Path(sys.prefix) / 'lib' / 'jepa_ros' / 'jepa-ros'
     if not executable.exists():
         _skip_or_fail(f'jepa_ros is not pip-installed into {sys.prefix}')
     _run_executable(executable)
+    _check_node_executables(executable.parent)
     share = Path(sys.prefix) / 'share'
     assert (share / 'jepa_ros' / 'sim' / 'panda.yaml').is_file()
     assert (share / 'ament_index' / 'resource_index' / 'packages' / 'jepa_ros').is_file()
@@ -75,3 +89,5 @@ def test_colcon_build_has_lib_executables(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(site), AMENT_PREFIX_PATH=str(install))
     env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
     _run_executable(install / 'lib' / 'jepa_ros' / 'jepa-ros', env)
+    _check_node_executables(install / 'lib' / 'jepa_ros')
+    assert (install / 'share' / 'jepa_ros' / 'launch' / 'sim.launch.py').is_file()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+from PIL import Image
 import pytest
 import torch
 
@@ -136,7 +137,8 @@ def test_train_and_probe_commands(tiny_data, tmp_path):
     evaluation = jepa_ros('eval', '--checkpoint', str(run / 'model.pt'), '--scene',
                           str(tiny_data / 'tiny.yaml'), '--episodes', '2', '--budget', '3',
                           '--samples', '16', '--horizon', '2', '--iterations', '1',
-                          '--json', str(report_path))  # fmt: skip
+                          '--json', str(report_path), '--no-monitor', '--gif',
+                          str(tmp_path / 'eval.gif'), '--gif-episodes', '1')  # fmt: skip
     assert evaluation.returncode == 0, evaluation.stderr
     report = json.loads(report_path.read_text())
     assert report['policy'] == 'jepa' and report['episodes'] == 2
@@ -146,6 +148,21 @@ def test_train_and_probe_commands(tiny_data, tmp_path):
     assert report['plan_ms_p95'] >= report['plan_ms_p50'] > 0
     assert report['baselines']['oracle']['plan_ms_p50'] is None, 'the oracle does not plan'
     assert report_path.with_suffix('.png').is_file()
+    with Image.open(tmp_path / 'eval.gif') as gif:
+        assert gif.n_frames == 4, 'budget 3: the start frame and one per step'
+    # Calibrate the configurator's thresholds on two short runs
+    calibration = tmp_path / 'calibrate.json'
+    result = jepa_ros('calibrate', '--checkpoint', str(run / 'model.pt'), '--scene',
+                      str(tiny_data / 'tiny.yaml'), '--episodes', '2', '--budget', '3',
+                      '--samples', '16', '--horizon', '2', '--iterations', '1',
+                      '--json', str(calibration))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    chosen = json.loads(calibration.read_text())
+    assert chosen['success_energy'] > 0 and chosen['patience_ticks'] >= 10
+    assert 'success_energy:' in result.stdout and calibration.with_suffix('.png').is_file()
+    bad = jepa_ros('eval', '--checkpoint', str(run / 'model.pt'), '--json', str(report_path),
+                   '--task', 'no_such_task')  # fmt: skip
+    assert bad.returncode == 2 and "unknown task 'no_such_task'" in bad.stderr
 
 
 def test_train_refuses_data_from_another_scene(tiny_data, tmp_path):

@@ -6,15 +6,27 @@ import argparse
 import sys
 
 from jepa_ros import __version__
-from jepa_ros.cli import collect, probe, train
+from jepa_ros.cli import calibrate, collect, demo, probe, train
 from jepa_ros.cli import eval as evaluate
+from jepa_ros.configurator import TaskError
 from jepa_ros.data.collect import CollectError
 from jepa_ros.data.dataset import DatasetError
 from jepa_ros.envs.scene import SceneError
 from jepa_ros.world_model.checkpoint import CheckpointError
 
-COMMANDS = {'collect': collect, 'train': train, 'probe': probe, 'eval': evaluate}
-USER_ERRORS = (CheckpointError, CollectError, DatasetError, SceneError, FileNotFoundError)
+COMMANDS = {
+    'demo': demo, 'collect': collect, 'train': train, 'probe': probe, 'eval': evaluate,
+    'calibrate': calibrate,
+}  # fmt: skip
+USER_ERRORS = (
+    demo.DemoError,
+    CheckpointError,
+    CollectError,
+    DatasetError,
+    SceneError,
+    TaskError,
+    FileNotFoundError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,11 +11,13 @@ Glossary: S samples, H horizon, A action dim, D latent dim.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from jepa_ros.envs.kinematics import ForwardKinematics
+from jepa_ros.world_model.config import WorldModelConfig
 from jepa_ros.world_model.model import WorldModel
 
 DISTANCES = ('l2', 'l1', 'cosine')
@@ -31,6 +33,16 @@ class CostConfig:
         default='sum', metadata={'help': f'goal energy over the horizon: {REDUCTIONS}'}
     )
     goal_weight: float = field(default=1.0, metadata={'help': 'weight of the goal energy'})
+    learned_weight: float = field(
+        default=0.0,
+        metadata={'help': 'goal-energy weight of the latent dims not grounded in proprioception '
+                          '(1 = like the grounded dims, 0 = grounded dims only)'},
+    )  # fmt: skip
+    ee_weight: float = field(
+        default=4.0,
+        metadata={'help': "goal-energy weight of the latent dims grounded in the end-effector's "
+                          'position (the others grounded dims weigh 1)'},
+    )  # fmt: skip
     joint_margin_rad: float = field(
         default=0.05, metadata={'help': 'joint positions closer than this to a limit cost'}
     )
@@ -47,23 +59,53 @@ class CostConfig:
             raise ValueError(f'distance must be one of {DISTANCES}, got {self.distance!r}')
         if self.reduction not in REDUCTIONS:
             raise ValueError(f'reduction must be one of {REDUCTIONS}, got {self.reduction!r}')
-        for name in ('goal_weight', 'joint_margin_rad', 'joint_limit_weight', 'clearance_weight',
-                     'step_weight', 'smoothness_weight'):  # fmt: skip
+        for name in ('goal_weight', 'learned_weight', 'ee_weight', 'joint_margin_rad',
+                     'joint_limit_weight', 'clearance_weight', 'step_weight',
+                     'smoothness_weight'):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
 
 
-def latent_distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
-    """(..., D), (..., D) -> (...)."""
+def latent_distance(
+    a: torch.Tensor, b: torch.Tensor, kind: str, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(..., D), (..., D) -> (...); `weights` (D,) weigh the dims (default all 1)."""
+    if weights is None:
+        weights = torch.ones(a.shape[-1])
     if kind == 'l2':
-        return (a - b).pow(2).mean(dim=-1)
+        return ((a - b).pow(2) * weights).sum(dim=-1) / weights.sum()
     if kind == 'l1':
-        return (a - b).abs().mean(dim=-1)
-    return 1.0 - torch.nn.functional.cosine_similarity(a, b, dim=-1)
+        return ((a - b).abs() * weights).sum(dim=-1) / weights.sum()
+    root = weights.sqrt()
+    return 1.0 - torch.nn.functional.cosine_similarity(a * root, b * root, dim=-1)
+
+
+def energy_weights(
+    model_config: WorldModelConfig, ee_dims: Sequence[int], config: CostConfig
+) -> torch.Tensor:
+    """Per-dim weights (D,) of the goal energy.
+
+    The first `proprio_dim` latent dims are trained to match standardised joint angles and link
+    positions, so along a joint path to the goal their distance falls steadily; they weigh 1,
+    the end-effector's three (`ee_dims`) weigh `ee_weight`. The free dims weigh `learned_weight`:
+    on large base rotations they measured a ridge of higher energy on the way to the goal, which
+    stalled the planner (see models/jepa_panda.md).
+    """
+    weights = torch.full((model_config.latent_dim,), float(config.learned_weight))
+    weights[: model_config.proprio_dim] = 1.0
+    if config.ee_weight != 1.0:
+        if not ee_dims:
+            raise ValueError('ee_weight != 1 needs the latent dims of the end-effector (ee_dims)')
+        weights[list(ee_dims)] = float(config.ee_weight)
+    if not weights.sum() > 0:
+        raise ValueError('the goal-energy weights are all zero')
+    return weights
 
 
 class TrajectoryCost:
     """Scores action sequences from the current latent and joints toward a goal latent.
+
+    `ee_dims`: the latent dims grounded in the end-effector position (`proprio_link_dims`).
 
     __call__(latent (D,), goal (D,), joints (A,), actions (S, H, A)) -> (total (S,), terms)
     where `terms` maps each term's name to its weighted (S,) contribution.
@@ -76,12 +118,18 @@ class TrajectoryCost:
         joint_lower: torch.Tensor,
         joint_upper: torch.Tensor,
         config: CostConfig,
+        ee_dims: Sequence[int] = (),
     ) -> None:
         self.model = model
         self.kinematics = kinematics
         self.joint_lower = torch.as_tensor(joint_lower, dtype=torch.float32)  # (A,)
         self.joint_upper = torch.as_tensor(joint_upper, dtype=torch.float32)  # (A,)
         self.config = config
+        self.weights = energy_weights(model.config, ee_dims, config)  # (D,)
+
+    def goal_energy(self, latents: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """Energy of latents (..., D) against the goal (D,): (...)."""
+        return latent_distance(latents, goal, self.config.distance, self.weights)
 
     def __call__(
         self, latent: torch.Tensor, goal: torch.Tensor, joints: torch.Tensor, actions: torch.Tensor
@@ -90,7 +138,7 @@ class TrajectoryCost:
         s, h, _ = actions.shape
         # Roll out the world model and score the goal energy
         predicted = self.model.rollout(latent.expand(s, -1), actions)  # (S, H, D)
-        energy = latent_distance(predicted, goal, cfg.distance)  # (S, H)
+        energy = self.goal_energy(predicted, goal)  # (S, H)
         goal_term = energy.mean(dim=1) if cfg.reduction == 'sum' else energy[:, -1]
         terms = {'goal': cfg.goal_weight * goal_term}
         terms.update(self.guardrail_terms(joints, actions))

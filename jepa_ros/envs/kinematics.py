@@ -108,3 +108,12 @@ class Proprioception:
         joints = torch.as_tensor(joints, dtype=torch.float64)
         positions = self.kinematics(joints).flatten(1)  # (N, 3L)
         return torch.cat([joints, positions], dim=1).float()
+
+
+def proprio_link_dims(scene, link: str) -> tuple[int, int, int]:
+    """Indices of `link`'s x, y, z in the proprioceptive features (and so in the grounded
+    latent dims): after the A joint angles, 3 per `proprio_links` entry, in order."""
+    if link not in scene.proprio_links:
+        raise ValueError(f'{link!r} is not one of the proprio_links {list(scene.proprio_links)}')
+    start = len(scene.controlled_joints) + 3 * scene.proprio_links.index(link)
+    return (start, start + 1, start + 2)

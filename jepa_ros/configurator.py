@@ -1,0 +1,233 @@
+"""The configurator (core): sets up a task and supervises it from the energy alone.
+
+A task is a named parameter set (config/tasks.yaml): which planner with which settings, the cost
+weights, and when the goal counts as reached or abandoned. `build_actor` composes the actor for a
+task; `TaskMonitor` turns the stream of goal energies into an outcome: success once the energy has
+stayed below `success_energy` for `settle_ticks` ticks, give-up when the best energy has not
+fallen by `min_progress` within `patience_ticks` ticks or after `max_ticks`. Ground truth is never
+read; the thresholds are calibrated on simulator runs by `jepa-ros calibrate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from jepa_ros.actor import Actor
+from jepa_ros.cost.cost import CostConfig, TrajectoryCost
+from jepa_ros.envs.kinematics import ForwardKinematics, proprio_link_dims
+from jepa_ros.limits import JointLimits
+from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner, PlannerConfig
+from jepa_ros.share import find_shared
+from jepa_ros.world_model.model import WorldModel
+
+PLANNERS = {'cem': CEMPlanner, 'mppi': MPPIPlanner}
+DEFAULT_TASK = 'reach'
+
+
+class TaskError(ValueError):
+    """A task file or task name the configurator cannot use."""
+
+
+class Outcome(str, Enum):
+    IDLE = 'idle'
+    REACHING = 'reaching'
+    SUCCEEDED = 'succeeded'
+    GAVE_UP = 'gave_up'
+    CANCELLED = 'cancelled'
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """When a goal counts as reached or abandoned, from the goal energy only."""
+
+    success_energy: float = field(
+        default=0.003, metadata={'help': 'goal energy below which the goal counts as reached'}
+    )
+    settle_ticks: int = field(
+        default=1, metadata={'help': 'consecutive ticks below success_energy to succeed'}
+    )
+    patience_ticks: int = field(
+        default=25, metadata={'help': 'give up if the best energy has not improved for this long'}
+    )
+    min_progress: float = field(
+        default=0.05, metadata={'help': 'relative fall of the best energy that counts as progress'}
+    )
+    max_ticks: int = field(
+        default=0, metadata={'help': 'give up after this many ticks (0: never)'}
+    )
+
+    def __post_init__(self) -> None:
+        if not self.success_energy > 0:
+            raise ValueError(f'success_energy must be > 0, got {self.success_energy}')
+        for name in ('settle_ticks', 'patience_ticks'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.max_ticks < 0:
+            raise ValueError(f'max_ticks must be >= 0, got {self.max_ticks}')
+        if not 0 <= self.min_progress < 1:
+            raise ValueError(f'min_progress must be in [0, 1), got {self.min_progress}')
+
+
+class TaskMonitor:
+    """Outcome of the current goal from its energy stream: `update(energy) -> Outcome`.
+
+    IDLE until `start()`; REACHING while undecided; then SUCCEEDED, GAVE_UP or CANCELLED, which
+    stay until the next `start()`.
+    """
+
+    def __init__(self, config: MonitorConfig) -> None:
+        self.config = config
+        self.outcome = Outcome.IDLE
+        self.ticks = 0
+        self.best_energy = math.inf
+        self._below = 0
+        self._since_progress = 0
+
+    def start(self) -> None:
+        self.outcome = Outcome.REACHING
+        self.ticks, self.best_energy, self._below, self._since_progress = 0, math.inf, 0, 0
+
+    def cancel(self) -> None:
+        if self.outcome in (Outcome.REACHING, Outcome.IDLE):
+            self.outcome = Outcome.CANCELLED
+
+    @property
+    def active(self) -> bool:
+        return self.outcome is Outcome.REACHING
+
+    def update(self, energy: float) -> Outcome:
+        """Account one tick's goal energy (before this tick's command)."""
+        if not self.active:
+            return self.outcome
+        cfg = self.config
+        if not math.isfinite(energy):
+            raise ValueError(f'goal energy must be finite, got {energy}')
+        self.ticks += 1
+        self._below = self._below + 1 if energy < cfg.success_energy else 0
+        if energy < self.best_energy * (1 - cfg.min_progress):
+            self.best_energy, self._since_progress = energy, 0
+        else:
+            self.best_energy = min(self.best_energy, energy)
+            self._since_progress += 1
+        if self._below >= cfg.settle_ticks:
+            self.outcome = Outcome.SUCCEEDED
+        elif self._since_progress >= cfg.patience_ticks or 0 < cfg.max_ticks <= self.ticks:
+            self.outcome = Outcome.GAVE_UP
+        return self.outcome
+
+    def status(self) -> dict[str, Any]:
+        return {'outcome': self.outcome.value, 'ticks': self.ticks,
+                'best_energy': self.best_energy}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """A named parameter set: planner, cost and monitor settings for one kind of task.
+
+    The planner's action limit and seed are not part of a task: they come from the scene (its
+    step limit) and the run.
+    """
+
+    name: str
+    description: str = ''
+    planner: str = 'cem'
+    planner_config: PlannerConfig = field(default_factory=lambda: PlannerConfig(horizon=5))
+    cost: CostConfig = field(default_factory=CostConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+
+    def __post_init__(self) -> None:
+        if self.planner not in PLANNERS:
+            raise ValueError(f'planner must be one of {sorted(PLANNERS)}, got {self.planner!r}')
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(obj) -> dict[str, Any]:
+            return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+        planner = plain(self.planner_config)
+        planner.pop('action_limit'), planner.pop('seed')
+        return {'name': self.name, 'description': self.description, 'planner': self.planner,
+                'planner_config': planner, 'cost': plain(self.cost),
+                'monitor': plain(self.monitor)}  # fmt: skip
+
+
+def _section(cls, data: Any, where: str):
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        raise TaskError(f'{where} must be a mapping, got {type(data).__name__}')
+    known = {f.name for f in fields(cls)} - {'action_limit', 'seed'}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise TaskError(f'{where}: unknown keys {unknown} (known: {sorted(known)})')
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise TaskError(f'{where}: {exc}') from exc
+
+
+def task_from_dict(name: str, data: dict[str, Any]) -> TaskConfig:
+    """One task from its YAML mapping; unknown keys and bad values raise TaskError."""
+    if not isinstance(data, dict):
+        raise TaskError(f'task {name!r} must be a mapping, got {type(data).__name__}')
+    known = {'description', 'planner', 'planner_config', 'cost', 'monitor'}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise TaskError(f'task {name!r}: unknown keys {unknown} (known: {sorted(known)})')
+    planner = _section(PlannerConfig, data.get('planner_config'), f'{name}.planner_config')
+    try:
+        return TaskConfig(
+            name=name,
+            description=str(data.get('description', '')),
+            planner=data.get('planner', 'cem'),
+            planner_config=planner,
+            cost=_section(CostConfig, data.get('cost'), f'{name}.cost'),
+            monitor=_section(MonitorConfig, data.get('monitor'), f'{name}.monitor'),
+        )
+    except ValueError as exc:
+        raise TaskError(f'task {name!r}: {exc}') from exc
+
+
+def load_tasks(path: str | Path | None = None) -> dict[str, TaskConfig]:
+    """Every task in a tasks YAML (default: the shipped config/tasks.yaml)."""
+    path = Path(path) if path is not None else find_shared('config', 'tasks.yaml')
+    if not path.is_file():
+        raise TaskError(f'task file not found: {path}')
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise TaskError(f'{path}: not valid YAML ({exc})') from exc
+    if not isinstance(data, dict) or not data:
+        raise TaskError(f'{path}: expected a mapping of task names to settings')
+    return {str(name): task_from_dict(str(name), body) for name, body in data.items()}
+
+
+def load_task(name: str = DEFAULT_TASK, path: str | Path | None = None) -> TaskConfig:
+    tasks = load_tasks(path)
+    if name not in tasks:
+        raise TaskError(f'unknown task {name!r}; known: {sorted(tasks)}')
+    return tasks[name]
+
+
+def build_actor(
+    model: WorldModel, scene, limits: JointLimits, task: TaskConfig, seed: int = 0
+) -> Actor:
+    """The composition root of the world-model actor for `task` on `scene`."""
+    planner_config = replace(task.planner_config, action_limit=scene.max_step_rad, seed=seed)
+    planner = PLANNERS[task.planner](planner_config, scene.action_dim)
+    kinematics = ForwardKinematics(
+        scene.urdf(), scene.controlled_joints, [scene.ee_link], scene.home
+    )
+    grounded = scene.ee_link in scene.proprio_links
+    ee_dims = proprio_link_dims(scene, scene.ee_link) if grounded else ()
+    cost = TrajectoryCost(
+        model, kinematics, torch.from_numpy(limits.lower), torch.from_numpy(limits.upper),
+        task.cost, ee_dims=ee_dims,
+    )  # fmt: skip
+    return Actor(model, planner, cost, limits)

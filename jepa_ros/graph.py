@@ -1,0 +1,133 @@
+"""The node graph, as data: which executables run, with which parameters and remappings.
+
+One function builds it for the launch files (`launch/*.launch.py`, one process per node) and for
+`jepa-ros demo` (all nodes in one process), so both start the same graph. ROS-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NODES = ('perception_node', 'world_model_node', 'guardrail_node', 'actor_node',
+         'configurator_node')  # fmt: skip
+SIM_NODE = 'sim_node'
+CLASSES = {
+    'sim_node': 'jepa_ros.nodes.sim_node:SimNode',
+    'perception_node': 'jepa_ros.nodes.perception_node:PerceptionNode',
+    'world_model_node': 'jepa_ros.nodes.world_model_node:WorldModelNode',
+    'guardrail_node': 'jepa_ros.nodes.guardrail_node:GuardrailNode',
+    'actor_node': 'jepa_ros.nodes.actor_node:ActorNode',
+    'configurator_node': 'jepa_ros.nodes.configurator_node:ConfiguratorNode',
+}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: executable (= node name), parameters, and (from, to) topic remappings."""
+
+    executable: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """What the launch arguments and the demo's flags choose."""
+
+    use_sim: bool = True
+    checkpoint: str = field(default='', metadata={'help': 'checkpoint; empty: the shipped one'})
+    scene: str = field(default='panda', metadata={'help': 'scene YAML path or shipped name'})
+    task: str = field(default='reach', metadata={'help': 'task from config/tasks.yaml'})
+    control_rate_hz: float = field(default=12.0, metadata={'help': 'actor commands per second'})
+    camera_rate_hz: float = field(default=12.0, metadata={'help': 'sim camera frames per s'})
+    max_ticks: int = field(
+        default=0, metadata={'help': "give up after this many ticks (0: task's)"}
+    )
+    camera_topic: str = field(default='camera/image_raw', metadata={'help': 'camera image topic'})
+    controller_topic: str = field(
+        default='joint_trajectory_controller/joint_trajectory',
+        metadata={'help': 'JointTrajectoryController command topic'},
+    )
+    joint_states_topic: str = field(default='joint_states', metadata={'help': 'joint states'})
+    require_arming: bool | None = field(
+        default=None, metadata={'help': 'guardrail starts disarmed (default: not in sim)'}
+    )
+    guardrail_parameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ('control_rate_hz', 'camera_rate_hz'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
+        if self.max_ticks < 0:
+            raise ValueError(f'max_ticks must be >= 0, got {self.max_ticks}')
+        for name in ('camera_topic', 'controller_topic', 'joint_states_topic'):
+            if not getattr(self, name):
+                raise ValueError(f'{name} must not be empty')
+
+
+def graph_specs(config: GraphConfig) -> list[NodeSpec]:
+    """The nodes of the graph, sim node first when `use_sim`."""
+    model = {'checkpoint': config.checkpoint, 'scene': config.scene}
+    remap = []
+    if config.camera_topic != 'camera/image_raw':
+        remap.append(('camera/image_raw', config.camera_topic))
+    if config.joint_states_topic != 'joint_states':
+        remap.append(('joint_states', config.joint_states_topic))
+    controller = 'joint_trajectory_controller/joint_trajectory'
+    if config.controller_topic != controller:
+        remap.append((controller, config.controller_topic))
+    remappings = tuple(remap)
+    arming = (not config.use_sim) if config.require_arming is None else config.require_arming
+    specs = [
+        NodeSpec('perception_node', dict(model), remappings),
+        NodeSpec('world_model_node', dict(model), remappings),
+        NodeSpec('guardrail_node', {'scene': config.scene, 'require_arming': arming,
+                                    **config.guardrail_parameters}, remappings),
+        NodeSpec('actor_node', {**model, 'task': config.task,
+                                'control_rate_hz': config.control_rate_hz}, remappings),
+        NodeSpec('configurator_node', {**model, 'task': config.task,
+                                       'max_ticks': config.max_ticks}, remappings),
+    ]  # fmt: skip
+    if config.use_sim:
+        sim = NodeSpec(SIM_NODE, {'scene': config.scene, 'camera_rate_hz': config.camera_rate_hz},
+                       remappings)  # fmt: skip
+        specs.insert(0, sim)
+    return specs
+
+
+# Launch arguments: name -> (default, description, the GraphConfig field it sets)
+LAUNCH_ARGUMENTS = {
+    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
+    'scene': ('panda', 'scene YAML (URDF, controlled joints, camera) path or shipped name'),
+    'task': ('reach', 'named parameter set from config/tasks.yaml'),
+    'control_rate': ('12.0', 'actor commands per second (the sim camera runs at the same rate)'),
+    'namespace': ('', 'ROS namespace of every node'),
+    'params_file': ('', 'ROS parameter YAML applied to every node (e.g. config/panda_sim.yaml)'),
+}
+ARM_LAUNCH_ARGUMENTS = {
+    'camera_topic': ('camera/image_raw', "the camera driver's image topic (rgb8 or bgr8)"),
+    'controller_topic': ('joint_trajectory_controller/joint_trajectory',
+                         "the JointTrajectoryController's command topic"),
+    'joint_states_topic': ('joint_states', "the arm driver's joint states topic"),
+}  # fmt: skip
+
+
+def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConfig:
+    """A GraphConfig from launch-argument strings (validated like any GraphConfig)."""
+    try:
+        rate = float(values.get('control_rate', LAUNCH_ARGUMENTS['control_rate'][0]))
+    except ValueError:
+        raise ValueError(
+            f'control_rate must be a number, got {values["control_rate"]!r}'
+        ) from None
+    topics = {} if use_sim else {
+        'camera_topic': values.get('camera_topic', ARM_LAUNCH_ARGUMENTS['camera_topic'][0]),
+        'controller_topic': values.get('controller_topic',
+                                       ARM_LAUNCH_ARGUMENTS['controller_topic'][0]),
+        'joint_states_topic': values.get('joint_states_topic',
+                                         ARM_LAUNCH_ARGUMENTS['joint_states_topic'][0]),
+    }  # fmt: skip
+    return GraphConfig(use_sim=use_sim, checkpoint=values.get('checkpoint', ''),
+                       scene=values.get('scene', 'panda'), task=values.get('task', 'reach'),
+                       control_rate_hz=rate, camera_rate_hz=rate, **topics)  # fmt: skip

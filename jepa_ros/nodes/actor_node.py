@@ -1,0 +1,195 @@
+"""actor_node: mode-2 MPC in latent space, with the world model loaded in-process.
+
+Consumes `jepa/latent`, `jepa/goal_latent` and `joint_states`; for each new latent (at most
+`control_rate_hz` a second) it plans by minimising the task's cost and publishes the first action
+as a one-point `jepa/command_proposal` (joints + action, reached `1/control_rate_hz` s later)
+for the guardrail to check. Planning runs in its own callback group, so the node keeps taking
+messages and parameter changes while it plans. Idle (sends nothing) until a goal latent comes
+and again after the configurator clears it (an empty goal latent).
+
+The `task` parameter (a name from config/tasks.yaml) selects planner and cost; the configurator
+sets it at run time, and a change rebuilds the planner between ticks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+import torch
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from jepa_ros.configurator import build_actor, load_task, TaskError
+from jepa_ros.envs.scene import load_scene
+from jepa_ros.images import ImageError
+from jepa_ros.limits import JointLimits
+from jepa_ros.nodes.common import (
+    COMMAND_QOS,
+    declare,
+    ERROR,
+    joints_by_name,
+    LATCHED_QOS,
+    latent_from_msg,
+    ModelSlot,
+    OK,
+    run_node,
+    seconds,
+    SENSOR_QOS,
+    stamp_s,
+    STATE_QOS,
+    StatusReporter,
+)  # fmt: skip
+
+PARAMETERS = {
+    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
+    'scene': ('panda', 'scene: controlled joints, URDF limits, step limit'),
+    'task': ('reach', 'named parameter set from config/tasks.yaml (planner and cost)'),
+    'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
+    'control_rate_hz': (10.0, 'largest planning/command rate (one plan per new latent)'),
+    'seed': (0, 'seed of the planner'),
+}
+
+
+def scene_limits(scene) -> JointLimits:
+    """The controlled joints' URDF position limits and the scene's step limit."""
+    urdf = scene.urdf()
+    joints = [urdf.joint(n) for n in scene.controlled_joints]
+    return JointLimits(np.array([j.lower for j in joints]), np.array([j.upper for j in joints]),
+                       scene.max_step_rad)  # fmt: skip
+
+
+class ActorNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('actor_node', **kwargs)
+        self.params = declare(self, PARAMETERS)
+        if not self.params['control_rate_hz'] > 0:
+            raise ValueError(f'control_rate_hz must be > 0, got {self.params["control_rate_hz"]}')
+        self.scene = load_scene(self.params['scene'])
+        self.limits = scene_limits(self.scene)
+        self.status = StatusReporter(self, 'actor')
+        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
+        self.task = load_task(self.params['task'], self.params['tasks_file'] or None)
+        self.actor = None
+        self.goal: torch.Tensor | None = None
+        self.joints: np.ndarray | None = None
+        self.lock = threading.Lock()  # goal, joints and the actor, across callback groups
+        self.last_plan = -np.inf
+        self.ticks = 0
+        self.publisher = self.create_publisher(JointTrajectory, 'jepa/command_proposal',
+                                               COMMAND_QOS)  # fmt: skip
+        planning = MutuallyExclusiveCallbackGroup()
+        inputs = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS,
+                                 callback_group=planning)  # fmt: skip
+        self.create_subscription(Image, 'jepa/goal_latent', self.on_goal, LATCHED_QOS,
+                                 callback_group=inputs)  # fmt: skip
+        self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS,
+                                 callback_group=inputs)  # fmt: skip
+        self.add_on_set_parameters_callback(self.validate_parameters)
+        self.add_post_set_parameters_callback(self.apply_parameters)
+
+    def validate_parameters(self, parameters) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name == 'task':
+                try:
+                    load_task(parameter.value, self.params['tasks_file'] or None)
+                except TaskError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+            elif parameter.name == 'control_rate_hz' and not parameter.value > 0:
+                return SetParametersResult(successful=False, reason='control_rate_hz must be > 0')
+            elif parameter.name in ('checkpoint', 'scene', 'tasks_file', 'seed'):
+                return SetParametersResult(
+                    successful=False, reason=f'{parameter.name} is read at start only'
+                )
+        return SetParametersResult(successful=True)
+
+    def apply_parameters(self, parameters) -> None:
+        for parameter in parameters:
+            self.params[parameter.name] = parameter.value
+            if parameter.name == 'task':
+                with self.lock:
+                    self.task = load_task(parameter.value, self.params['tasks_file'] or None)
+                    self.actor = None  # rebuilt before the next plan
+                self.status.report(OK, f'task set to {parameter.value!r}')
+
+    def on_goal(self, msg: Image) -> None:
+        model = self.slot.model
+        try:
+            goal = latent_from_msg(msg, model.config.latent_dim if model else None)
+        except ImageError as exc:
+            self.status.report(ERROR, f'goal latent rejected: {exc}')
+            return
+        with self.lock:
+            self.goal = None if goal is None else torch.from_numpy(goal)
+            if self.actor is not None:
+                self.actor.reset()
+        self.status.report(OK, 'idle' if goal is None else 'goal set', mode=self.mode)
+
+    @property
+    def mode(self) -> str:
+        return 'idle' if self.goal is None else 'reaching'
+
+    def on_joints(self, msg: JointState) -> None:
+        try:
+            measured = joints_by_name(msg)
+            joints = np.array([measured[n] for n in self.scene.controlled_joints])
+        except (KeyError, ValueError) as exc:
+            self.status.report(ERROR, f'joint_states unusable, no command: missing {exc}')
+            with self.lock:
+                self.joints = None
+            return
+        with self.lock:
+            self.joints = joints
+
+    def on_latent(self, msg: Image) -> None:
+        received = time.perf_counter()
+        if self.goal is None or self.slot.model is None:
+            return
+        now = self.get_clock().now().nanoseconds * 1e-9
+        if now - self.last_plan < 0.8 / self.params['control_rate_hz']:
+            return  # at most control_rate_hz plans a second
+        try:
+            latent = latent_from_msg(msg, self.slot.model.config.latent_dim)
+        except ImageError as exc:
+            self.status.report(ERROR, f'latent rejected: {exc}')
+            return
+        with self.lock:
+            goal, joints = self.goal, self.joints
+            if self.actor is None:
+                self.actor = build_actor(self.slot.model, self.scene, self.limits, self.task,
+                                         self.params['seed'])  # fmt: skip
+            actor = self.actor
+        if goal is None or latent is None or joints is None:
+            return
+        with torch.no_grad():
+            action, info = actor.act(torch.from_numpy(latent), joints, goal)
+        self.last_plan = now
+        self.publish(joints + action)
+        self.ticks += 1
+        latency = self.get_clock().now().nanoseconds * 1e-9 - stamp_s(msg.header.stamp)
+        self.status.report(OK, 'planning', mode=self.mode, ticks=self.ticks,
+                           goal_energy=info['goal_energy'], plan_ms=info['plan_ms'],
+                           callback_ms=1000 * (time.perf_counter() - received),
+                           latency_ms=1000 * latency)  # fmt: skip
+
+    def publish(self, target: np.ndarray) -> None:
+        msg = JointTrajectory(joint_names=list(self.scene.controlled_joints))  # stamp 0: now
+        point = JointTrajectoryPoint(
+            positions=[float(v) for v in target],
+            time_from_start=seconds(1.0 / self.params['control_rate_hz']),
+        )
+        msg.points = [point]
+        self.publisher.publish(msg)
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(ActorNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,195 @@
+"""What every node shares: QoS profiles, parameters with descriptions, message conversion,
+status reporting on `jepa/status`, and `run_node`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import sys
+from typing import Any
+
+from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Header
+
+from jepa_ros.images import decode_latent, decode_rgb, encode_latent, LATENT_ENCODING
+from jepa_ros.share import find_shared
+
+# Commands: reliable, volatile, depth 1 (never transient-local: a late joiner must not act on an
+# old command). Goal latents: the latest one reaches a node that starts later.
+COMMAND_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+)
+LATCHED_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+STATE_QOS = QoSProfile(depth=10)
+SENSOR_QOS = qos_profile_sensor_data  # images and latents: best effort, keep last
+STATUS_TOPIC = 'jepa/status'
+DEFAULT_CHECKPOINT = 'jepa_panda.pt'
+
+OK, WARN, ERROR = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
+
+
+def declare(node: Node, parameters: Mapping[str, tuple[Any, str]]) -> dict[str, Any]:
+    """Declare `name: (default, description)` parameters; return their current values."""
+    values = {}
+    for name, (default, description) in parameters.items():
+        descriptor = ParameterDescriptor(description=description)
+        values[name] = node.declare_parameter(name, default, descriptor).value
+    return values
+
+
+def checkpoint_path(value: str) -> str:
+    """The `checkpoint` parameter: a path, or empty for the shipped model."""
+    return value or str(find_shared('models', DEFAULT_CHECKPOINT))
+
+
+def stamp_s(stamp: Time) -> float:
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+def seconds(value: float) -> Duration:
+    whole = int(value)
+    return Duration(sec=whole, nanosec=int(round((value - whole) * 1e9)))
+
+
+def rgb_from_msg(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image (rgb8 or bgr8, any size) -> (H, W, 3) uint8 RGB; ImageError if bad."""
+    return decode_rgb(msg.data, msg.height, msg.width, msg.encoding, msg.step)
+
+
+def image_msg(image: np.ndarray, header: Header) -> Image:
+    """(H, W, 3) uint8 RGB -> sensor_msgs/Image rgb8."""
+    h, w, _ = image.shape
+    return Image(header=header, height=h, width=w, encoding='rgb8', is_bigendian=0, step=3 * w,
+                 data=np.ascontiguousarray(image, dtype=np.uint8).tobytes())  # fmt: skip
+
+
+def latent_msg(latent: np.ndarray | None, header: Header) -> Image:
+    """A latent (D,) as a 1 x D `32FC1` image keeping the source header; None -> an empty
+    image (0 x 0), which on `jepa/goal_latent` means: no goal, be idle."""
+    if latent is None:
+        return Image(header=header, height=0, width=0, encoding=LATENT_ENCODING, step=0)
+    data, height, width, step = encode_latent(latent)
+    return Image(header=header, height=height, width=width, encoding=LATENT_ENCODING,
+                 is_bigendian=0, step=step, data=data)  # fmt: skip
+
+
+def latent_from_msg(msg: Image, dim: int | None = None) -> np.ndarray | None:
+    """The latent (D,) of a `32FC1` image; None for the empty 'no goal' image."""
+    if msg.height == 0 and msg.width == 0:
+        return None
+    return decode_latent(msg.data, msg.height, msg.width, msg.encoding, dim)
+
+
+def joints_by_name(msg: JointState) -> dict[str, float]:
+    """Measured positions by joint name (a JointState may list joints in any order)."""
+    if len(msg.position) != len(msg.name):
+        raise ValueError(f'joint_states has {len(msg.name)} names, {len(msg.position)} positions')
+    return dict(zip(msg.name, map(float, msg.position)))
+
+
+class StatusReporter:
+    """Publishes this node's state on `jepa/status` as one DiagnosticStatus per report."""
+
+    def __init__(self, node: Node, hardware_id: str = 'jepa_ros') -> None:
+        self.node = node
+        self.hardware_id = hardware_id
+        self.publisher = node.create_publisher(DiagnosticArray, STATUS_TOPIC, 10)
+
+    def report(self, level: bytes, message: str, **values: Any) -> None:
+        status = DiagnosticStatus(
+            level=level, name=self.node.get_fully_qualified_name(), message=message,
+            hardware_id=self.hardware_id,
+            values=[KeyValue(key=k, value=_text(v)) for k, v in values.items()],
+        )  # fmt: skip
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        self.publisher.publish(array)
+        if level == ERROR:
+            self.node.get_logger().error(message, throttle_duration_sec=2.0)
+        elif level == WARN:
+            self.node.get_logger().warning(message, throttle_duration_sec=2.0)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f'{value:.6g}'
+    if isinstance(value, np.ndarray):
+        return str(np.round(value, 4).tolist())
+    return str(value)
+
+
+def status_values(status: DiagnosticStatus) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def configure_process(torch_threads: int = 1) -> None:
+    """Process settings for nodes that run torch beside rclpy's executor threads.
+
+    Every small torch call releases the GIL and must win it back; with the default 5 ms switch
+    interval, a thread busy in Python (the executor) makes each one wait up to 5 ms, and a plan
+    of a few hundred calls took seconds instead of 40 ms (measured in the one-process demo).
+    A 0.1 ms interval removes that; one intra-op thread per process keeps nodes from
+    oversubscribing the cores.
+    """
+    import torch
+
+    sys.setswitchinterval(1e-4)
+    torch.set_num_threads(torch_threads)
+
+
+def run_node(node_class, args: list[str] | None = None) -> None:
+    """`main` of every node executable: init, spin a multi-threaded executor, shut down."""
+    configure_process()
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    try:
+        node = node_class()
+        executor = MultiThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+class ModelSlot:
+    """Loads the world model after the node is up (so the node answers, and reports, while it
+    loads or if the checkpoint is bad). `model` is None until loaded; `error` says why not."""
+
+    def __init__(self, node: Node, checkpoint: str, scene, status: StatusReporter) -> None:
+        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+
+        self.model = None
+        self.error = 'the model is still loading'
+        self._node, self._checkpoint, self._scene, self._status = node, checkpoint, scene, status
+        self._timer = node.create_timer(
+            0.0, self._load, callback_group=MutuallyExclusiveCallbackGroup()
+        )
+
+    def _load(self) -> None:
+        from jepa_ros.world_model.checkpoint import CheckpointError, load_checkpoint
+
+        self._timer.cancel()
+        try:
+            path = checkpoint_path(self._checkpoint)
+            scene = self._scene.to_dict() if self._scene is not None else None
+            self.model, _ = load_checkpoint(path, scene=scene)
+        except (CheckpointError, FileNotFoundError, ValueError) as exc:
+            self.error = f'no model: {exc}'
+            self._status.report(ERROR, self.error)
+            return
+        self.error = ''
+        self._status.report(OK, f'model loaded from {path}')

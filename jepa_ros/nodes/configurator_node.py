@@ -1,0 +1,191 @@
+"""configurator_node: sets the task up and decides, from the energy alone, when it is over.
+
+`jepa/goal_image` (rgb8/bgr8, any size) -> goal latent on `jepa/goal_latent` (latched). Each new
+`jepa/latent` is one tick of the task monitor: its goal energy (the task's weighted distance)
+decides success (`monitor.success_energy`) and give-up (no progress for `patience_ticks`, or
+`max_ticks`). When the goal is reached, abandoned or cancelled (`jepa/cancel`, std_srvs/Trigger)
+it publishes an empty goal latent: the actor goes idle and sends nothing, the guardrail holds the
+arm once, and the arm is free to be moved by other means. The task status (mode, goal energy,
+ticks, outcome) goes to `jepa/status`. The `task` parameter is applied to the actor node at
+run time (its `task` parameter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import threading
+
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+import torch
+
+from jepa_ros.configurator import load_task, Outcome, TaskError, TaskMonitor
+from jepa_ros.cost.cost import energy_weights, latent_distance
+from jepa_ros.envs.kinematics import proprio_link_dims
+from jepa_ros.envs.scene import load_scene
+from jepa_ros.images import fit_image, ImageError
+from jepa_ros.nodes.common import (
+    COMMAND_QOS,
+    declare,
+    ERROR,
+    LATCHED_QOS,
+    latent_from_msg,
+    latent_msg,
+    ModelSlot,
+    OK,
+    rgb_from_msg,
+    run_node,
+    SENSOR_QOS,
+    StatusReporter,
+)  # fmt: skip
+
+PARAMETERS = {
+    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
+    'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
+    'task': ('reach', 'named parameter set from config/tasks.yaml, also applied to the actor'),
+    'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
+    'max_ticks': (0, "give up after this many ticks (0: the task's max_ticks)"),
+    'actor_node': ('actor_node', 'name of the actor node whose task parameter is set'),
+}
+
+
+class ConfiguratorNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('configurator_node', **kwargs)
+        self.params = declare(self, PARAMETERS)
+        self.scene = load_scene(self.params['scene'])
+        self.status = StatusReporter(self, 'configurator')
+        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
+        self.lock = threading.Lock()
+        self.set_task(self.params['task'])
+        self.goal: np.ndarray | None = None
+        self.goals = 0
+        self.goal_pub = self.create_publisher(Image, 'jepa/goal_latent', LATCHED_QOS)
+        self.create_subscription(Image, 'jepa/goal_image', self.on_goal_image, COMMAND_QOS)
+        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS)
+        self.create_service(Trigger, 'jepa/cancel', self.on_cancel)
+        self.actor_parameters = AsyncParameterClient(self, self.params['actor_node'])
+        self.add_on_set_parameters_callback(self.validate_parameters)
+        self.add_post_set_parameters_callback(self.apply_parameters)
+        self.push_task_timer = self.create_timer(1.0, self.push_task)
+
+    def set_task(self, name: str) -> None:
+        task = load_task(name, self.params['tasks_file'] or None)
+        monitor = task.monitor
+        if self.params['max_ticks'] > 0:
+            monitor = replace(monitor, max_ticks=self.params['max_ticks'])
+        with self.lock:
+            self.task, self.monitor = task, TaskMonitor(monitor)
+
+    def validate_parameters(self, parameters) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name == 'task':
+                try:
+                    load_task(parameter.value, self.params['tasks_file'] or None)
+                except TaskError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+            elif parameter.name == 'max_ticks' and parameter.value < 0:
+                return SetParametersResult(successful=False, reason='max_ticks must be >= 0')
+            elif parameter.name in ('checkpoint', 'scene', 'tasks_file', 'actor_node'):
+                return SetParametersResult(
+                    successful=False, reason=f'{parameter.name} is read at start only'
+                )
+        return SetParametersResult(successful=True)
+
+    def apply_parameters(self, parameters) -> None:
+        for parameter in parameters:
+            self.params[parameter.name] = parameter.value
+        if any(p.name in ('task', 'max_ticks') for p in parameters):
+            self.finish(Outcome.CANCELLED, 'task changed: the current goal is cancelled')
+            self.set_task(self.params['task'])
+            self.push_task_timer.reset()
+
+    def push_task(self) -> None:
+        """Apply the task to the actor (retried every second until the actor answers)."""
+        if not self.actor_parameters.services_are_ready():
+            return
+        self.push_task_timer.cancel()
+        self.actor_parameters.set_parameters([Parameter('task', value=self.task.name)])
+
+    def energy_weights(self, model) -> torch.Tensor:
+        ee = self.scene.ee_link
+        dims = proprio_link_dims(self.scene, ee) if ee in self.scene.proprio_links else ()
+        return energy_weights(model.config, dims, self.task.cost)
+
+    @torch.no_grad()
+    def on_goal_image(self, msg: Image) -> None:
+        model = self.slot.model
+        if model is None:
+            self.status.report(ERROR, f'goal ignored: {self.slot.error}', mode='idle')
+            return
+        try:
+            image = rgb_from_msg(msg)
+        except ImageError as exc:
+            self.status.report(ERROR, f'goal image rejected: {exc}', mode=self.mode)
+            return
+        cfg = model.config
+        image = fit_image(image, cfg.image_height, cfg.image_width)
+        goal = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
+        with self.lock:
+            self.goal, self.weights = goal, self.energy_weights(model)
+            self.monitor.start()
+            self.goals += 1
+        self.goal_pub.publish(latent_msg(goal, msg.header))
+        self.status.report(OK, 'new goal', mode=self.mode, goal=self.goals, outcome='reaching')
+
+    @property
+    def mode(self) -> str:
+        return 'reaching' if self.monitor.active else 'idle'
+
+    def on_latent(self, msg: Image) -> None:
+        if self.goal is None or not self.monitor.active or self.slot.model is None:
+            return
+        try:
+            latent = latent_from_msg(msg, self.slot.model.config.latent_dim)
+        except ImageError as exc:
+            self.status.report(ERROR, f'latent rejected: {exc}', mode=self.mode)
+            return
+        energy = float(latent_distance(torch.from_numpy(latent), torch.from_numpy(self.goal),
+                                       self.task.cost.distance, self.weights))  # fmt: skip
+        with self.lock:
+            outcome = self.monitor.update(energy)
+        if outcome is Outcome.REACHING:
+            self.status.report(OK, 'reaching', mode='reaching', goal=self.goals,
+                               goal_energy=energy, ticks=self.monitor.ticks,
+                               outcome=outcome.value)  # fmt: skip
+        else:
+            self.finish(outcome, f'goal {self.goals}: {outcome.value}', goal_energy=energy)
+
+    def on_cancel(self, request, response):
+        was_active = self.monitor.active
+        with self.lock:
+            self.monitor.cancel()
+        self.finish(Outcome.CANCELLED, 'cancelled by jepa/cancel')
+        response.success = True
+        response.message = 'goal cancelled; the arm holds' if was_active else 'no goal was active'
+        return response
+
+    def finish(self, outcome: Outcome, message: str, **values) -> None:
+        """The goal is over: clear it so the actor goes idle, and report the outcome."""
+        with self.lock:
+            had_goal = self.goal is not None
+            self.goal = None
+        if not had_goal:
+            return
+        self.goal_pub.publish(latent_msg(None, Header(stamp=self.get_clock().now().to_msg())))
+        self.status.report(OK, message, mode='idle', goal=self.goals, outcome=outcome.value,
+                           ticks=self.monitor.ticks, **values)  # fmt: skip
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(ConfiguratorNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,73 @@
+"""perception_node: camera image -> latent `s = Enc(x)` on `jepa/latent`.
+
+Accepts `rgb8` and `bgr8` at any resolution: the image is centre-cropped to the model's aspect
+ratio and resized with OpenCV, so a camera driver's 640x480 stream works unchanged. The latent is
+a 1 x D `32FC1` image that keeps the camera frame's header (its stamp is the camera's).
+"""
+
+from __future__ import annotations
+
+import time
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+import torch
+
+from jepa_ros.envs.scene import load_scene
+from jepa_ros.images import fit_image, ImageError
+from jepa_ros.nodes.common import (
+    declare,
+    ERROR,
+    latent_msg,
+    ModelSlot,
+    OK,
+    rgb_from_msg,
+    run_node,
+    SENSOR_QOS,
+    StatusReporter,
+)  # fmt: skip
+
+PARAMETERS = {
+    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
+    'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
+}
+
+
+class PerceptionNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('perception_node', **kwargs)
+        self.params = declare(self, PARAMETERS)
+        self.status = StatusReporter(self, 'perception')
+        self.slot = ModelSlot(self, self.params['checkpoint'], load_scene(self.params['scene']),
+                              self.status)  # fmt: skip
+        self.publisher = self.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, SENSOR_QOS)
+        self.frames = 0
+
+    @torch.no_grad()
+    def on_image(self, msg: Image) -> None:
+        model = self.slot.model
+        if model is None:
+            self.status.report(ERROR, f'image dropped: {self.slot.error}')
+            return
+        start = time.perf_counter()
+        try:
+            image = rgb_from_msg(msg)
+        except ImageError as exc:
+            self.status.report(ERROR, f'camera image rejected: {exc}')
+            return
+        cfg = model.config
+        image = fit_image(image, cfg.image_height, cfg.image_width)
+        latent = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
+        self.publisher.publish(latent_msg(latent, msg.header))
+        self.frames += 1
+        self.status.report(OK, 'encoding', frames=self.frames,
+                           encode_ms=1000 * (time.perf_counter() - start))  # fmt: skip
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(PerceptionNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,145 @@
+"""sim_node: the PyBullet arm as a ROS 2 robot.
+
+Publishes `camera/image_raw` + `camera/camera_info` (rgb8) and `joint_states`; follows
+`joint_trajectory_controller/joint_trajectory` like ros2_control's JointTrajectoryController
+(joints by name, `header.stamp` 0 = now, `time_from_start`, empty trajectory = stop); services
+`sim/reset` (back to the start pose) and `sim/random_goal` (a reachable goal: its image on
+`jepa/goal_image`, its end-effector pose on `sim/goal_ee_pose`). `sim/ee_pose` and
+`sim/goal_ee_pose` are simulator ground truth, for evaluation only.
+"""
+
+from __future__ import annotations
+
+from geometry_msgs.msg import PoseStamped
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from jepa_ros.envs.arm_world import ArmWorld
+from jepa_ros.envs.scene import load_scene
+from jepa_ros.envs.trajectory import TrajectoryFollower
+from jepa_ros.nodes.common import (
+    COMMAND_QOS,
+    declare,
+    ERROR,
+    image_msg,
+    OK,
+    run_node,
+    SENSOR_QOS,
+    stamp_s,
+    STATE_QOS,
+    StatusReporter,
+)  # fmt: skip
+
+PARAMETERS = {
+    'scene': ('panda', 'scene YAML path or shipped name (sim/)'),
+    'camera_rate_hz': (12.0, 'camera frames per second'),
+    'joint_state_rate_hz': (50.0, 'joint_states messages and trajectory-following ticks per s'),
+    'seed': (0, 'seed of the random goals'),
+    'frame_id': ('world', 'frame of the poses'),
+}
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('sim_node', **kwargs)
+        self.params = declare(self, PARAMETERS)
+        for rate in ('camera_rate_hz', 'joint_state_rate_hz'):
+            if not self.params[rate] > 0:
+                raise ValueError(f'{rate} must be > 0, got {self.params[rate]}')
+        self.scene = load_scene(self.params['scene'])
+        self.world = ArmWorld(self.scene, seed=self.params['seed'])
+        self.world.reset()
+        self.rng = np.random.default_rng(self.params['seed'])
+        self.follower = TrajectoryFollower(self.scene.controlled_joints, self.world.joints())
+        self.status = StatusReporter(self, 'sim')
+        # One callback group: the world is touched by one callback at a time
+        group = MutuallyExclusiveCallbackGroup()
+        self.image_pub = self.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, 'camera/camera_info', SENSOR_QOS)
+        self.joints_pub = self.create_publisher(JointState, 'joint_states', STATE_QOS)
+        self.ee_pub = self.create_publisher(PoseStamped, 'sim/ee_pose', STATE_QOS)
+        self.goal_ee_pub = self.create_publisher(PoseStamped, 'sim/goal_ee_pose', 1)
+        self.goal_image_pub = self.create_publisher(Image, 'jepa/goal_image', COMMAND_QOS)
+        controller = 'joint_trajectory_controller/joint_trajectory'
+        self.create_subscription(JointTrajectory, controller, self.on_trajectory, COMMAND_QOS,
+                                 callback_group=group)  # fmt: skip
+        self.create_service(Trigger, 'sim/reset', self.on_reset, callback_group=group)
+        self.create_service(Trigger, 'sim/random_goal', self.on_random_goal, callback_group=group)
+        self.create_timer(1.0 / self.params['joint_state_rate_hz'], self.on_tick,
+                          callback_group=group)  # fmt: skip
+        self.create_timer(1.0 / self.params['camera_rate_hz'], self.on_camera,
+                          callback_group=group)  # fmt: skip
+        self.commands = 0
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def header(self, frame_id: str) -> Header:
+        return Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id)
+
+    def on_trajectory(self, msg: JointTrajectory) -> None:
+        start = stamp_s(msg.header.stamp) or self.now_s()
+        try:
+            positions = np.array([p.positions for p in msg.points], dtype=float)
+            times = np.array([stamp_s(p.time_from_start) for p in msg.points], dtype=float)
+            self.follower.follow(msg.joint_names, positions, times, start, self.world.joints())
+        except ValueError as exc:
+            self.status.report(ERROR, f'trajectory rejected: {exc}')
+            return
+        self.commands += 1
+
+    def on_tick(self) -> None:
+        """Move toward the trajectory's current target (at most the step limit per tick)."""
+        target = self.follower.target(self.now_s())
+        self.world.move(target - self.world.joints())
+        header = self.header('')
+        self.joints_pub.publish(JointState(header=header, name=list(self.world.joint_names),
+                                           position=self.world.joints().tolist()))  # fmt: skip
+        self.ee_pub.publish(self.pose(self.world.ee_position()))
+
+    def on_camera(self) -> None:
+        header = self.header('camera')
+        images = self.world.render()  # (V, H, W, 3)
+        self.image_pub.publish(image_msg(images[0], header))
+        camera = self.scene.cameras[0]
+        self.info_pub.publish(CameraInfo(header=header, height=camera.height,
+                                         width=camera.width))  # fmt: skip
+
+    def pose(self, position: np.ndarray) -> PoseStamped:
+        msg = PoseStamped(header=self.header(self.params['frame_id']))
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, position)
+        msg.pose.orientation.w = 1.0
+        return msg
+
+    def on_reset(self, request, response):
+        self.world.reset()
+        self.follower = TrajectoryFollower(self.scene.controlled_joints, self.world.joints())
+        response.success, response.message = True, 'arm back at the start pose'
+        self.status.report(OK, response.message)
+        return response
+
+    def on_random_goal(self, request, response):
+        goal = self.world.sample_goal(self.rng)
+        self.goal_image_pub.publish(image_msg(goal.images[0], self.header('camera')))
+        self.goal_ee_pub.publish(self.pose(goal.ee_position))
+        response.success = True
+        response.message = f'goal end-effector at {np.round(goal.ee_position, 3).tolist()}'
+        self.status.report(OK, f'random goal: {response.message}')
+        return response
+
+    def destroy_node(self) -> None:
+        self.world.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(SimNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,94 @@
+"""world_model_node: one-step predictions and the surprise of every observed transition.
+
+For each new latent s_{t+1} on `jepa/latent` it takes the previous latent s_t and the joint
+change a_t measured on `joint_states` between the two frames, predicts `Pred(s_t, a_t)` (published
+on `jepa/predicted_latent` with the new frame's header) and reports the surprise energy
+E = D(s_{t+1}, Pred(s_t, a_t)) on `jepa/status`: it spikes when the world does what the model
+thinks impossible (a collision, a person moving the arm, a covered camera).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+import torch
+
+from jepa_ros.envs.scene import load_scene
+from jepa_ros.images import ImageError
+from jepa_ros.nodes.common import (
+    declare,
+    ERROR,
+    joints_by_name,
+    latent_from_msg,
+    latent_msg,
+    ModelSlot,
+    OK,
+    run_node,
+    SENSOR_QOS,
+    stamp_s,
+    STATE_QOS,
+    StatusReporter,
+    WARN,
+)  # fmt: skip
+
+PARAMETERS = {
+    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
+    'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
+    'surprise_warn': (0.5, 'surprise energy above which the status is a warning'),
+}
+
+
+class WorldModelNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__('world_model_node', **kwargs)
+        self.params = declare(self, PARAMETERS)
+        self.scene = load_scene(self.params['scene'])
+        self.status = StatusReporter(self, 'world_model')
+        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
+        self.publisher = self.create_publisher(Image, 'jepa/predicted_latent', SENSOR_QOS)
+        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS)
+        self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS)
+        self.joints: np.ndarray | None = None
+        self.previous: tuple[float, np.ndarray, np.ndarray] | None = None  # stamp, latent, joints
+
+    def on_joints(self, msg: JointState) -> None:
+        try:
+            measured = joints_by_name(msg)
+            self.joints = np.array([measured[n] for n in self.scene.controlled_joints])
+        except (KeyError, ValueError) as exc:
+            self.status.report(ERROR, f'joint_states unusable: {exc!r}')
+
+    @torch.no_grad()
+    def on_latent(self, msg: Image) -> None:
+        model = self.slot.model
+        if model is None or self.joints is None:
+            return
+        try:
+            latent = latent_from_msg(msg, model.config.latent_dim)
+        except ImageError as exc:
+            self.status.report(ERROR, f'latent rejected: {exc}')
+            return
+        stamp, previous = stamp_s(msg.header.stamp), self.previous
+        if latent is None or (previous is not None and stamp <= previous[0]):
+            self.status.report(WARN, 'latent out of order or repeated: skipped')
+            return
+        self.previous = (stamp, latent, self.joints.copy())
+        if previous is None:
+            return
+        # a_t: the joint change measured between the two frames
+        action = torch.from_numpy((self.joints - previous[2]).astype(np.float32))[None]
+        predicted = model.predict(torch.from_numpy(previous[1])[None], action)
+        surprise = float(model.distance(predicted, torch.from_numpy(latent)[None]))
+        self.publisher.publish(latent_msg(predicted[0].numpy(), msg.header))
+        level = WARN if surprise > self.params['surprise_warn'] else OK
+        self.status.report(level, 'surprise', surprise=surprise,
+                           action_rad=np.abs(action.numpy()).max())  # fmt: skip
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(WorldModelNode, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,139 @@
+"""The configurator core: task files, the energy-only task monitor, and its calibration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from jepa_ros.calibration import calibrate, replay, stall_before_success
+from jepa_ros.configurator import (
+    load_task,
+    load_tasks,
+    MonitorConfig,
+    Outcome,
+    TaskError,
+    TaskMonitor,
+)  # fmt: skip
+from jepa_ros.cost.cost import CostConfig, energy_weights, latent_distance
+from jepa_ros.envs.kinematics import proprio_link_dims
+from jepa_ros.evaluation import EpisodeResult
+from jepa_ros.world_model import WorldModelConfig
+
+
+def run_monitor(config: MonitorConfig, energies) -> list[Outcome]:
+    monitor = TaskMonitor(config)
+    monitor.start()
+    return [monitor.update(e) for e in energies]
+
+
+def test_success_needs_the_energy_below_threshold_for_settle_ticks():
+    config = MonitorConfig(success_energy=0.01, settle_ticks=2, patience_ticks=50)
+    outcomes = run_monitor(config, [1.0, 0.5, 0.005, 0.2, 0.005, 0.004, 0.003])
+    assert outcomes[:5] == [Outcome.REACHING] * 5, 'one tick below, then above: not yet'
+    assert outcomes[5:] == [Outcome.SUCCEEDED] * 2, 'decided, and the decision stays'
+
+
+def test_give_up_when_the_energy_stops_falling():
+    config = MonitorConfig(success_energy=0.01, patience_ticks=3, min_progress=0.1)
+    # Falls by more than 10% each tick, then creeps down by 1% a tick
+    outcomes = run_monitor(config, [1.0, 0.8, 0.6, 0.594, 0.588, 0.582, 0.5])
+    assert outcomes[:5] == [Outcome.REACHING] * 5
+    assert outcomes[5] is Outcome.GAVE_UP and outcomes[6] is Outcome.GAVE_UP
+
+
+def test_max_ticks_cancel_idle_and_bad_energy():
+    assert run_monitor(MonitorConfig(max_ticks=2), [1.0, 0.5, 0.1])[1:] == [Outcome.GAVE_UP] * 2
+    monitor = TaskMonitor(MonitorConfig())
+    assert monitor.update(0.0) is Outcome.IDLE, 'no goal yet: nothing is decided'
+    monitor.start()
+    monitor.cancel()
+    assert monitor.update(0.0) is Outcome.CANCELLED and not monitor.active
+    monitor.start()
+    assert monitor.active and monitor.ticks == 0
+    with pytest.raises(ValueError, match='finite'):
+        monitor.update(math.nan)
+
+
+@pytest.mark.parametrize('kw', [{'success_energy': 0}, {'settle_ticks': 0},
+                                {'patience_ticks': 0}, {'min_progress': 1.0}])  # fmt: skip
+def test_bad_monitor_config_is_refused(kw):
+    with pytest.raises(ValueError):
+        MonitorConfig(**kw)
+
+
+def test_shipped_tasks_load():
+    tasks = load_tasks()
+    assert 'reach' in tasks and load_task().name == 'reach'
+    for task in tasks.values():
+        assert task.description and task.planner_config.horizon >= 1
+
+
+@pytest.mark.parametrize(
+    'text, message',
+    [
+        ('reach:\n  planer: cem\n', 'unknown keys'),
+        ('reach:\n  monitor: {success_energy: -1}\n', 'success_energy'),
+        ('reach:\n  planner: gradient\n', 'planner must be one of'),
+        ('reach:\n  cost: {distance: l7}\n', 'distance must be one of'),
+        ('- just a list\n', 'mapping'),
+    ],
+)
+def test_bad_task_files_are_refused(tmp_path, text, message):
+    path = tmp_path / 'tasks.yaml'
+    path.write_text(text)
+    with pytest.raises(TaskError, match=message):
+        load_tasks(path)
+
+
+def test_unknown_task_name(tmp_path):
+    with pytest.raises(TaskError, match="unknown task 'fly'"):
+        load_task('fly')
+
+
+def test_energy_weights_ground_the_goal_energy(tiny_scene):
+    config = WorldModelConfig(latent_dim=20, proprio_dim=13)
+    ee = proprio_link_dims(tiny_scene, tiny_scene.ee_link)
+    assert ee == (10, 11, 12), 'after 4 joint angles and two other links'
+    weights = energy_weights(config, ee, CostConfig(learned_weight=0.0, ee_weight=4.0))
+    assert weights[:10].tolist() == [1.0] * 10 and weights[10:13].tolist() == [4.0] * 3
+    assert weights[13:].sum() == 0
+    # A difference only in the free dims costs nothing; one in an ee dim costs 4x a joint's
+    a = torch.zeros(20)
+    free, joint, ee_x = a.clone(), a.clone(), a.clone()
+    free[15], joint[0], ee_x[10] = 1.0, 1.0, 1.0
+    assert float(latent_distance(free, a, 'l2', weights)) == 0.0
+    assert float(latent_distance(ee_x, a, 'l2', weights)) == pytest.approx(
+        4 * float(latent_distance(joint, a, 'l2', weights))
+    )
+    with pytest.raises(ValueError, match='ee_dims'):
+        energy_weights(config, (), CostConfig(ee_weight=2.0))
+    with pytest.raises(ValueError, match='not one of the proprio_links'):
+        proprio_link_dims(tiny_scene, 'panda_link1')
+
+
+def test_replay_holds_where_the_monitor_decides():
+    config = MonitorConfig(success_energy=0.01, patience_ticks=10)
+    energies = np.array([1.0, 0.1, 0.005, 0.5])
+    distances = np.array([0.5, 0.2, 0.03, 0.3, 0.4])
+    result = replay(energies, distances, config)
+    assert result.outcome is Outcome.SUCCEEDED and result.tick == 2
+    assert result.final_distance == 0.03, 'held at the tick it decided, not the drifted end'
+    assert stall_before_success(np.array([1.0, 1.0, 1.0, 0.5]), np.array([0.5] * 5), 0.05) == 2
+
+
+def test_calibration_picks_a_threshold_that_separates_reached_from_not():
+    rng = np.random.default_rng(0)
+    results = []
+    for _ in range(20):
+        # Energy tracks the squared distance with noise; after reaching, the arm drifts away
+        distances = np.concatenate([np.geomspace(0.5, 0.01, 15), np.linspace(0.01, 0.2, 16)])
+        energies = distances[:-1] ** 2 * rng.uniform(0.8, 1.2, size=30)
+        results.append(EpisodeResult(distances.tolist(),
+                                     [{'goal_energy': float(e)} for e in energies]))  # fmt: skip
+    report = calibrate(results, MonitorConfig())
+    assert report['unstopped_success_rate'] == 0.0, 'every run drifted away at the end'
+    assert report['replayed_success_rate'] == 1.0, 'holding at the right energy saves them all'
+    assert 1e-4 < report['success_energy'] < 0.05**2

@@ -1,0 +1,118 @@
+"""The node graph as data (used by the launch files and the demo) and the demo's report."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from jepa_ros.demo_report import GoalRecord, strip_image, summarize_demo
+from jepa_ros.graph import CLASSES, graph_config_from_launch, graph_specs, GraphConfig, NODES
+
+
+def test_sim_graph_has_every_node_with_the_shared_settings():
+    specs = graph_specs(GraphConfig(checkpoint='m.pt', task='reach_light', control_rate_hz=12.0))
+    assert [s.executable for s in specs] == ['sim_node', *NODES]
+    by_name = {s.executable: s for s in specs}
+    assert by_name['actor_node'].parameters['control_rate_hz'] == 12.0
+    assert by_name['configurator_node'].parameters['task'] == 'reach_light'
+    assert all(by_name[n].parameters['checkpoint'] == 'm.pt'
+               for n in ('perception_node', 'actor_node', 'configurator_node'))  # fmt: skip
+    assert by_name['guardrail_node'].parameters['require_arming'] is False, 'sim re-arms itself'
+    assert all(s.remappings == () for s in specs)
+    assert set(CLASSES) == {s.executable for s in specs}
+
+
+def test_physical_arm_graph_has_no_sim_starts_disarmed_and_remaps():
+    config = GraphConfig(use_sim=False, camera_topic='/cam/color/image_raw',
+                         controller_topic='/arm_controller/joint_trajectory',
+                         guardrail_parameters={'max_step_rad': 0.05})  # fmt: skip
+    specs = graph_specs(config)
+    assert 'sim_node' not in [s.executable for s in specs]
+    guard = next(s for s in specs if s.executable == 'guardrail_node')
+    assert guard.parameters['require_arming'] is True and guard.parameters['max_step_rad'] == 0.05
+    assert ('camera/image_raw', '/cam/color/image_raw') in guard.remappings
+    assert ('joint_trajectory_controller/joint_trajectory',
+            '/arm_controller/joint_trajectory') in guard.remappings  # fmt: skip
+
+
+@pytest.mark.parametrize('kw', [{'control_rate_hz': 0}, {'max_ticks': -1},
+                                {'camera_topic': ''}])  # fmt: skip
+def test_bad_graph_config_is_refused(kw):
+    with pytest.raises(ValueError):
+        GraphConfig(**kw)
+
+
+def test_demo_summary_and_strip(tmp_path):
+    image = np.zeros((8, 8, 3), dtype=np.uint8)
+    hit = GoalRecord(
+        0,
+        'succeeded',
+        0.02,
+        ticks=10,
+        commands=11,
+        seconds=1.2,
+        command_seconds=1.0,
+        start_image=image,
+        goal_image=image,
+        final_image=image,
+    )
+    miss = GoalRecord(
+        1,
+        'gave_up',
+        0.2,
+        ticks=30,
+        commands=31,
+        seconds=3.5,
+        command_seconds=3.0,
+        start_image=image,
+        goal_image=image,
+        final_image=image,
+    )
+    report = summarize_demo([hit, miss], [50.0, 60.0, 70.0, 200.0])
+    assert report['reached'] == 1 and report['success_rate'] == 0.5
+    assert report['control_rate_hz'] == pytest.approx(10.0)
+    assert report['latency_ms_p50'] == 65.0 and report['latency_ms_p95'] > 150
+    assert 'reached' in hit.line() and 'MISSED' in miss.line()
+    out = strip_image([hit, miss], tmp_path / 'strip.png')
+    with Image.open(out) as strip:
+        assert strip.size == (2 * 3 * 8, 2 * 2 * 8), 'start | goal | final, a row per goal, 2x'
+
+
+def test_launch_arguments_build_the_same_graph():
+    values = {'checkpoint': 'x.pt', 'scene': 'panda', 'task': 'reach', 'control_rate': '15',
+              'namespace': '', 'params_file': ''}  # fmt: skip
+    config = graph_config_from_launch(values, use_sim=True)
+    assert config.control_rate_hz == 15.0 == config.camera_rate_hz and config.use_sim
+    arm = graph_config_from_launch({**values, 'camera_topic': '/cam'}, use_sim=False)
+    assert arm.camera_topic == '/cam' and not arm.use_sim
+    with pytest.raises(ValueError, match='control_rate must be a number'):
+        graph_config_from_launch({**values, 'control_rate': 'fast'}, use_sim=True)
+
+
+LAUNCH_FILES = sorted((Path(__file__).resolve().parent.parent / 'launch').glob('*.launch.py'))
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_files_describe_the_graph(path):
+    pytest.importorskip('launch_ros', reason='launch_ros is not installed (not on PyPI)')
+    from launch.actions import DeclareLaunchArgument
+
+    from launch import LaunchContext
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    arguments = [a for a in description.entities if isinstance(a, DeclareLaunchArgument)]
+    assert all(a.description for a in arguments)
+    assert {'checkpoint', 'scene', 'control_rate', 'namespace'} <= {a.name for a in arguments}
+    context = LaunchContext()
+    for argument in arguments:
+        argument.visit(context)
+    nodes = description.entities[-1].execute(context)
+    expected = 6 if path.name == 'sim.launch.py' else 5
+    assert len(nodes) == expected

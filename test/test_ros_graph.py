@@ -1,0 +1,194 @@
+"""ROS graph tests over real rclpy/DDS on localhost (their own ROS_DOMAIN_ID).
+
+They start the nodes in this process (as `jepa-ros demo` does), talk to them only through topics
+and services from a separate test node, and wait on messages (with timeouts), never on sleeps.
+Skipped without rclpy, unless JEPA_ROS_REQUIRE_ROS=1 (CI), which makes a missing rclpy a failure.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+import os
+import threading
+
+import numpy as np
+import pytest
+
+REQUIRED = os.environ.get('JEPA_ROS_REQUIRE_ROS') == '1'
+try:
+    import rclpy
+except ImportError:
+    if REQUIRED:
+        raise
+    pytest.skip('rclpy is not installed (pip install ".[ros]")', allow_module_level=True)
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory  # noqa: E402
+
+from jepa_ros.envs.arm_world import ArmWorld  # noqa: E402
+from jepa_ros.envs.scene import load_scene  # noqa: E402
+from jepa_ros.graph import graph_specs, GraphConfig, NodeSpec  # noqa: E402
+from jepa_ros.nodes.common import (  # noqa: E402
+    COMMAND_QOS,
+    configure_process,
+    image_msg,
+    stamp_s,
+    status_values,
+)
+from jepa_ros.nodes.embedded import EmbeddedGraph  # noqa: E402
+
+IMAGE, TRAJECTORY = 'sensor_msgs/msg/Image', 'trajectory_msgs/msg/JointTrajectory'
+CONTRACT = {
+    '/camera/image_raw': IMAGE,
+    '/camera/camera_info': 'sensor_msgs/msg/CameraInfo',
+    '/joint_states': 'sensor_msgs/msg/JointState',
+    '/jepa/goal_image': IMAGE,
+    '/jepa/latent': IMAGE,
+    '/jepa/goal_latent': IMAGE,
+    '/jepa/predicted_latent': IMAGE,
+    '/jepa/command_proposal': TRAJECTORY,
+    '/joint_trajectory_controller/joint_trajectory': TRAJECTORY,
+    '/jepa/status': 'diagnostic_msgs/msg/DiagnosticArray',
+    '/sim/ee_pose': 'geometry_msgs/msg/PoseStamped',
+    '/sim/goal_ee_pose': 'geometry_msgs/msg/PoseStamped',
+}
+SERVICES = {
+    '/sim/reset': 'std_srvs/srv/Trigger',
+    '/sim/random_goal': 'std_srvs/srv/Trigger',
+    '/jepa/cancel': 'std_srvs/srv/Trigger',
+    '/jepa/arm': 'std_srvs/srv/SetBool',
+}
+
+
+class Probe(Node):
+    """The test's own node: publishes goal images, records statuses, proposals and poses."""
+
+    def __init__(self) -> None:
+        super().__init__('test_probe')
+        self.condition = threading.Condition()
+        self.statuses: list[tuple[str, str, dict[str, str]]] = []  # node, message, values
+        self.proposals: list[JointTrajectory] = []
+        self.ee: tuple[float, np.ndarray] | None = None
+        self.goal_pub = self.create_publisher(Image, 'jepa/goal_image', COMMAND_QOS)
+        self.create_subscription(DiagnosticArray, 'jepa/status', self.on_status, 100)
+        self.create_subscription(JointTrajectory, 'jepa/command_proposal', self.on_proposal, 10)
+        self.create_subscription(PoseStamped, 'sim/ee_pose', self.on_ee, 10)
+
+    def record(self, update) -> None:
+        with self.condition:
+            update()
+            self.condition.notify_all()
+
+    def on_status(self, msg: DiagnosticArray) -> None:
+        for s in msg.status:
+            entry = (s.name.rsplit('/', 1)[-1], s.message, status_values(s))
+            self.record(lambda e=entry: self.statuses.append(e))
+
+    def on_proposal(self, msg: JointTrajectory) -> None:
+        self.record(lambda: self.proposals.append(msg))
+
+    def on_ee(self, msg: PoseStamped) -> None:
+        p = msg.pose.position
+        self.record(lambda: setattr(self, 'ee', (stamp_s(msg.header.stamp),
+                                                 np.array([p.x, p.y, p.z]))))  # fmt: skip
+
+    def wait_for(self, predicate, timeout_s: float, what: str):
+        with self.condition:
+            assert self.condition.wait_for(predicate, timeout=timeout_s), f'no {what}'
+
+    def status_of(self, node: str, text: str):
+        return [e for e in self.statuses if e[0] == node and text in e[1]]
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+
+@contextmanager
+def running(specs: list[NodeSpec]):
+    """Start `specs` plus a Probe in this process; yield (graph, probe)."""
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ['ROS_DOMAIN_ID'] = os.environ.get('JEPA_ROS_TEST_DOMAIN_ID', '87')
+    configure_process()
+    rclpy.init(args=[])
+    graph = None
+    try:
+        graph = EmbeddedGraph(specs)
+        probe = Probe()
+        graph.add(probe)
+        graph.start()
+        yield graph, probe
+    finally:
+        if graph is not None:
+            graph.close()
+        rclpy.shutdown()
+
+
+def wait_models(probe: Probe, nodes: set[str]) -> None:
+    probe.wait_for(
+        lambda: nodes <= {e[0] for e in probe.statuses if e[1].startswith('model loaded')},
+        60,
+        'model loaded',
+    )
+
+
+def test_a_goal_image_from_another_node_is_reached_and_topics_match_the_contract():
+    scene = load_scene('panda')
+    with ArmWorld(scene) as world:
+        world.reset()
+        goal = world.sample_goal(np.random.default_rng(3))
+    with running(graph_specs(GraphConfig(max_ticks=60))) as (graph, probe):
+        wait_models(probe, {'perception_node', 'actor_node', 'configurator_node'})
+        probe.wait_for(lambda: probe.ee is not None, 30, 'ee pose')
+        probe.goal_pub.publish(image_msg(goal.images[0], Header(frame_id='camera')))
+        probe.wait_for(lambda: any(e[2].get('outcome') in ('succeeded', 'gave_up')
+                                   for e in probe.statuses if e[0] == 'configurator_node'),
+                       60, 'decision of the configurator')  # fmt: skip
+        outcome = next(e[2]['outcome'] for e in probe.statuses
+                       if e[2].get('outcome') in ('succeeded', 'gave_up'))  # fmt: skip
+        decided = probe.now_s()
+        probe.wait_for(lambda: probe.ee[0] > decided + 0.3, 10, 'a settled ee pose')
+        distance = float(np.linalg.norm(probe.ee[1] - goal.ee_position))
+        assert outcome == 'succeeded' and distance < 0.05, (outcome, distance)
+        assert len(probe.proposals) >= 5, 'the actor planned and proposed commands'
+        # Every topic and service of the contract, with its type
+        topics = dict(probe.get_topic_names_and_types())
+        for name, kind in CONTRACT.items():
+            assert topics.get(name) == [kind], (name, topics.get(name))
+        services = dict(probe.get_service_names_and_types())
+        for name, kind in SERVICES.items():
+            assert services.get(name) == [kind], (name, services.get(name))
+
+
+def test_bad_goals_and_a_missing_model_give_a_status_and_no_command(tmp_path):
+    specs = [
+        NodeSpec('configurator_node', {'checkpoint': str(tmp_path / 'missing.pt')}),
+        NodeSpec('actor_node', {'checkpoint': str(tmp_path / 'missing.pt')}),
+    ]
+    with running(specs) as (graph, probe):
+        probe.wait_for(lambda: probe.status_of('configurator_node', 'no model'), 30,
+                       'the load error')  # fmt: skip
+        probe.wait_for(lambda: probe.count_subscribers('jepa/goal_image') > 0, 30,
+                       'the configurator subscribing')  # fmt: skip
+        image = np.zeros((96, 96, 3), dtype=np.uint8)
+        probe.goal_pub.publish(image_msg(image, Header()))
+        probe.wait_for(lambda: probe.status_of('configurator_node', 'goal ignored: no model'),
+                       30, 'goal refused before the model')  # fmt: skip
+    specs = graph_specs(GraphConfig())[1:]  # no sim: nothing moves, nothing to reach
+    with running(specs) as (graph, probe):
+        wait_models(probe, {'configurator_node'})
+        probe.wait_for(lambda: probe.count_subscribers('jepa/goal_image') > 0, 30,
+                       'the configurator subscribing')  # fmt: skip
+        mono = Image(height=96, width=96, encoding='mono8', step=96, data=bytes(96 * 96))
+        probe.goal_pub.publish(mono)
+        probe.wait_for(lambda: probe.status_of('configurator_node', 'unsupported encoding'),
+                       30, 'encoding refused')  # fmt: skip
+        short = Image(height=96, width=96, encoding='rgb8', step=288, data=bytes(100))
+        probe.goal_pub.publish(short)
+        probe.wait_for(lambda: probe.status_of('configurator_node', 'bytes for 96 rows'),
+                       30, 'size refused')  # fmt: skip
+        assert probe.proposals == [], 'no command after bad goals'
+        assert graph.executor.context.ok(), 'the nodes keep running'
