@@ -131,3 +131,27 @@ def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConf
     return GraphConfig(use_sim=use_sim, checkpoint=values.get('checkpoint', ''),
                        scene=values.get('scene', 'panda'), task=values.get('task', 'reach'),
                        control_rate_hz=rate, camera_rate_hz=rate, **topics)  # fmt: skip
+
+
+def ros_arguments(spec: NodeSpec, namespace: str = '') -> list[str]:
+    """The command-line arguments launch_ros gives a node executable for `spec`:
+    `--ros-args -r __node:=NAME [-r __ns:=NS] -p key:=value ... -r from:=to ...`."""
+    args = ['--ros-args', '-r', f'__node:={spec.executable}']
+    if namespace:
+        args += ['-r', f'__ns:={namespace if namespace.startswith("/") else "/" + namespace}']
+    for key, value in spec.parameters.items():
+        args += ['-p', f'{key}:={_yaml_scalar(value)}']
+    for source, target in spec.remappings:
+        args += ['-r', f'{source}:={target}']
+    return args
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A parameter value as the YAML that `-p key:=value` parses back to the same type."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, str):
+        return "''" if value == '' else f"'{value}'" if value[0].isdigit() else value
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(_yaml_scalar(v) for v in value) + ']'
+    return repr(value)

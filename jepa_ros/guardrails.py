@@ -34,6 +34,7 @@ class Reason(str, Enum):
     REJECT_EMPTY = 'reject_empty'
     REJECT_TIMING = 'reject_timing'
     REJECT_WORKSPACE = 'reject_workspace'
+    REJECT_OUT_OF_RANGE = 'reject_out_of_range'
     REJECT_NO_STATE = 'reject_no_state'
     REJECT_DISARMED = 'reject_disarmed'
     HOLD_STALE = 'hold_stale'
@@ -170,6 +171,14 @@ class Guardrails:
             interventions.append(self._clamped(Reason.CLAMP_STEP, clamped, stepped))
         if not np.array_equal(slowed, stepped):
             interventions.append(self._clamped(Reason.CLAMP_VELOCITY, stepped, slowed))
+        # From outside the range (a start beyond the limits) one step cannot reach it: refuse
+        outside = (slowed < cfg.safe_lower) | (slowed > cfg.safe_upper)
+        if outside.any():
+            joints = [cfg.joint_names[i] for i in np.nonzero(outside.any(axis=0))[0]]
+            return None, [Intervention(Reason.REJECT_OUT_OF_RANGE,
+                                       f'measured position outside the limits on {joints}; '
+                                       'move the arm back by other means',
+                                       {'measured': current.round(4).tolist()})]  # fmt: skip
         # The end-effector must stay in the workspace box at every point
         ee = np.asarray(self.ee_position(slowed), dtype=float)  # (P, 3)
         outside = np.any((ee < cfg.workspace_min) | (ee > cfg.workspace_max), axis=1)

@@ -10,7 +10,14 @@ from PIL import Image
 import pytest
 
 from jepa_ros.demo_report import GoalRecord, strip_image, summarize_demo
-from jepa_ros.graph import CLASSES, graph_config_from_launch, graph_specs, GraphConfig, NODES
+from jepa_ros.graph import (
+    CLASSES,
+    graph_config_from_launch,
+    graph_specs,
+    GraphConfig,
+    NODES,
+    ros_arguments,
+)
 
 
 def test_sim_graph_has_every_node_with_the_shared_settings():
@@ -116,3 +123,15 @@ def test_launch_files_describe_the_graph(path):
     nodes = description.entities[-1].execute(context)
     expected = 6 if path.name == 'sim.launch.py' else 5
     assert len(nodes) == expected
+
+
+def test_ros_arguments_are_what_launch_ros_passes():
+    spec = graph_specs(GraphConfig(use_sim=False, camera_topic='/cam'))[2]  # guardrail
+    args = ros_arguments(spec, namespace='arm1')
+    assert args[:5] == ['--ros-args', '-r', '__node:=guardrail_node', '-r', '__ns:=/arm1']
+    assert '-p' in args and 'require_arming:=true' in args and 'scene:=panda' in args
+    assert args[-2:] == ['-r', 'camera/image_raw:=/cam']
+    actor = graph_specs(GraphConfig())[4]
+    assert 'control_rate_hz:=12.0' in ros_arguments(actor) and "checkpoint:=''" in ros_arguments(
+        actor
+    )

@@ -129,3 +129,9 @@ def test_bad_guardrail_config_is_refused(kw):
     base = dict(joint_names=NAMES, lower=(-1.0, -2.0), upper=(1.0, 2.0))
     with pytest.raises(ValueError):
         GuardrailConfig(**{**base, **kw})
+
+
+def test_from_outside_the_range_nothing_is_sent():
+    command, interventions = make_gate().apply(Proposal(NAMES, [[0.0, 0.0]], [1.0]),
+                                               {'a': 1.5, 'b': 0.0})  # fmt: skip
+    assert command is None and interventions[-1].reason is Reason.REJECT_OUT_OF_RANGE

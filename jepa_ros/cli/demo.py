@@ -75,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
             print(records[-1].line(), flush=True)
         success_energy = _success_energy(args)
         report = summarize_demo(records, driver.latencies_ms, success_energy)
+        report['guardrail'] = {
+            k: int(v)
+            for k, v in driver.guardrail.items()
+            if k == 'commands' or 'interventions' in k or 'count_' in k
+        }
     except TimeoutError as exc:
         raise DemoError(str(exc)) from None
     finally:
@@ -84,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
             rclpy.shutdown()
     print(f"reached {report['reached']}/{report['goals']}; camera-to-command latency p50 "
           f"{report['latency_ms_p50']:.0f} ms, p95 {report['latency_ms_p95']:.0f} ms; control "
-          f"rate {report['control_rate_hz']:.1f} Hz")  # fmt: skip
+          f"rate {report['control_rate_hz']:.1f} Hz; guardrail interventions "
+          f"{report['guardrail'].get('total_interventions', 0)} of "
+          f"{report['guardrail'].get('commands', 0)} commands")  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'demo.json').write_text(json.dumps(report, indent=2) + '\n')
     strip = strip_image(records, args.out / 'demo_strip.png')

@@ -45,6 +45,7 @@ class DemoDriver(Node):
         self.configurator: list[dict[str, str]] = []  # statuses of the configurator, in order
         self.latencies_ms: list[float] = []
         self.command_stamps: list[float] = []  # when the actor published each command
+        self.guardrail: dict[str, str] = {}  # the gate's latest counters
         self.create_subscription(DiagnosticArray, STATUS_TOPIC, self.on_status, 100)
         self.create_subscription(PoseStamped, 'sim/ee_pose', self.on_ee, STATE_QOS)
         self.create_subscription(PoseStamped, 'sim/goal_ee_pose', self.on_goal_ee, 1)
@@ -66,6 +67,8 @@ class DemoDriver(Node):
                 self.notify(lambda n=node: self.loaded.add(n))
             if node == 'configurator_node' and 'goal' in values:
                 self.notify(lambda v=values: self.configurator.append(v))
+            if node == 'guardrail_node' and 'total_interventions' in values:
+                self.guardrail = values
             if node == 'actor_node' and 'latency_ms' in values:
                 self.latencies_ms.append(float(values['latency_ms']))
                 self.command_stamps.append(stamp_s(msg.header.stamp))

@@ -115,6 +115,7 @@ class GuardrailNode(Node):
                                  callback_group=group)  # fmt: skip
         self.create_service(SetBool, 'jepa/arm', self.on_arm, callback_group=group)
         self.create_timer(1.0 / p['watchdog_rate_hz'], self.on_watchdog, callback_group=group)
+        self.create_timer(1.0, self.report_summary, callback_group=group)
         state = 'armed' if self.gate.armed else 'DISARMED: call jepa/arm (SetBool true) to arm'
         self.status.report(OK, f'guardrail up, {state}', armed=self.gate.armed)
 
@@ -165,6 +166,13 @@ class GuardrailNode(Node):
             self.gate.halt()
             self.intervene(Intervention(Reason.HALT, f'halted: {sensors} stale; re-arm with '
                                         'jepa/arm', {'stale': sensors}))  # fmt: skip
+
+    def report_summary(self) -> None:
+        """Once a second: armed or not, commands sent, interventions by reason code."""
+        counts = {f'count_{k}': v for k, v in sorted(self.counts.items())}
+        self.status.report(OK, 'armed' if self.gate.armed else 'disarmed', armed=self.gate.armed,
+                           commands=self.commands, total_interventions=sum(self.counts.values()),
+                           **counts)  # fmt: skip
 
     def on_arm(self, request, response):
         if request.data:

@@ -57,6 +57,9 @@ class PerceptionNode(Node):
             self.status.report(ERROR, f'camera image rejected: {exc}')
             return
         cfg = model.config
+        if cfg.views != 1:
+            self.status.report(ERROR, f'this node feeds one camera; the model takes {cfg.views}')
+            return
         image = fit_image(image, cfg.image_height, cfg.image_width)
         latent = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
         self.publisher.publish(latent_msg(latent, msg.header))

@@ -29,6 +29,12 @@ class PlannerConfig:
     min_std: float = field(default=0.05, metadata={'help': 'std floor, fraction of the limit'})
     action_limit: float = field(default=0.1, metadata={'help': 'largest action per joint'})
     seed: int = field(default=0, metadata={'help': 'seed of the planner generator'})
+    gradient_steps: int = field(
+        default=0, metadata={'help': 'gradient refinement steps through the cost after sampling'}
+    )
+    gradient_lr: float = field(
+        default=0.1, metadata={'help': 'refinement step size, fraction of the action limit'}
+    )
 
     def __post_init__(self) -> None:
         for name in ('horizon', 'samples', 'iterations', 'elites'):
@@ -36,7 +42,9 @@ class PlannerConfig:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.elites > self.samples:
             raise ValueError(f'elites ({self.elites}) must not exceed samples ({self.samples})')
-        for name in ('temperature', 'init_std', 'action_limit'):
+        if self.gradient_steps < 0:
+            raise ValueError(f'gradient_steps must be >= 0, got {self.gradient_steps}')
+        for name in ('temperature', 'init_std', 'action_limit', 'gradient_lr'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
         if not 0 <= self.min_std <= self.init_std:
@@ -63,8 +71,11 @@ class _SamplingPlanner:
         1. Start from the previous plan shifted by one step (or zeros), std init_std.
         2. Each iteration: sample S sequences around the mean (the mean itself included),
            clip them to the action limit, score them, and update mean and std.
-        3. Keep the plan for the next call's warm start.
-        Returns the plan and an info dict of scalars (best and mean cost of the last iteration).
+        3. Optionally refine the mean by gradient descent on the cost (through the predictor),
+           keeping it only if it is cheaper.
+        4. Keep the plan for the next call's warm start.
+        Returns the plan and an info dict of scalars (best and mean cost of the last iteration,
+        and the refinement's cost change).
         """
         cfg = self.config
         h, a, limit = cfg.horizon, self.action_dim, cfg.action_limit
@@ -80,9 +91,31 @@ class _SamplingPlanner:
             # Refit
             mean, std = self.update(actions, costs)
             std = std.clamp_min(cfg.min_std * limit)
-        self._warm = torch.cat([mean[1:], mean[-1:]])  # shifted: receding horizon
         info = {'cost_best': float(costs.min()), 'cost_mean': float(costs.mean())}
+        if cfg.gradient_steps:
+            mean, info['refine_gain'] = self.refine(mean, cost)
+        self._warm = torch.cat([mean[1:], mean[-1:]])  # shifted: receding horizon
         return mean, info
+
+    def refine(self, plan: torch.Tensor, cost: SequenceCost) -> tuple[torch.Tensor, float]:
+        """Gradient descent on the cost from `plan` (H, A), within the action limit; returns
+        the cheaper of the start and the result, and how much cost it saved (>= 0)."""
+        cfg = self.config
+        limit = cfg.action_limit
+        with torch.enable_grad():
+            start_cost = float(cost(plan[None])[0])
+            refined = plan.detach().clone().requires_grad_(True)
+            for _ in range(cfg.gradient_steps):
+                (grad,) = torch.autograd.grad(cost(refined[None])[0], refined)
+                with torch.no_grad():
+                    step = grad / grad.abs().max().clamp_min(1e-12)  # sign-like, scale-free
+                    refined -= cfg.gradient_lr * limit * step
+                    refined.clamp_(-limit, limit)
+            refined = refined.detach()
+        end_cost = float(cost(refined[None])[0])
+        if end_cost < start_cost:
+            return refined, start_cost - end_cost
+        return plan, 0.0
 
     def update(
         self, actions: torch.Tensor, costs: torch.Tensor
