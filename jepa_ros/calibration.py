@@ -5,8 +5,9 @@ the ground-truth end-effector distance (the simulator is the only place that kno
 the monitor only ever holds the arm, the outcome of a threshold can be replayed exactly from such a
 run: the arm would stop at the first tick the rule fires and stay there. The chosen
 `success_energy` maximises the replayed success rate (the middle of the best run of thresholds,
-for margin); `patience_ticks` is 1.5x the longest stretch without progress that any episode went
-through before it first reached the goal, so a give-up never cuts a reach that was coming.
+for margin); `patience_ticks` is 3x the longest stretch without progress that any episode went
+through before it first reached the goal, and at least 25, so a give-up never cuts a reach that
+was coming (on ROS the loop is asynchronous and a reach takes about twice the ticks it takes here).
 
 Glossary: N episodes, T ticks.
 """
@@ -67,7 +68,7 @@ def calibrate(
     runs = [(np.array([i['goal_energy'] for i in r.infos]), np.array(r.distances))
             for r in results]  # fmt: skip
     stalls = [stall_before_success(e, d, base.min_progress) for e, d in runs if d.min() < 0.05]
-    patience = max(10, math.ceil(1.5 * max(stalls, default=10)))
+    patience = max(25, math.ceil(3 * max(stalls, default=10)))
     table = []
     for settle in settle_ticks:
         for threshold in THRESHOLDS:

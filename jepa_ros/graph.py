@@ -53,12 +53,18 @@ class GraphConfig:
     require_arming: bool | None = field(
         default=None, metadata={'help': 'guardrail starts disarmed (default: not in sim)'}
     )
+    watchdog_ticks: float = field(
+        default=1.75, metadata={'help': 'the gate holds after this many control ticks without '
+                                        'a latent or a proposal'},
+    )  # fmt: skip
     guardrail_parameters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ('control_rate_hz', 'camera_rate_hz'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)!r}')
+        if not self.watchdog_ticks >= 1:
+            raise ValueError(f'watchdog_ticks must be >= 1, got {self.watchdog_ticks!r}')
         if self.max_ticks < 0:
             raise ValueError(f'max_ticks must be >= 0, got {self.max_ticks}')
         for name in ('camera_topic', 'controller_topic', 'joint_states_topic'):
@@ -79,10 +85,12 @@ def graph_specs(config: GraphConfig) -> list[NodeSpec]:
         remap.append((controller, config.controller_topic))
     remappings = tuple(remap)
     arming = (not config.use_sim) if config.require_arming is None else config.require_arming
+    stale = config.watchdog_ticks / config.control_rate_hz
     specs = [
         NodeSpec('perception_node', dict(model), remappings),
         NodeSpec('world_model_node', dict(model), remappings),
         NodeSpec('guardrail_node', {'scene': config.scene, 'require_arming': arming,
+                                    'latent_timeout_s': stale, 'proposal_timeout_s': stale,
                                     **config.guardrail_parameters}, remappings),
         NodeSpec('actor_node', {**model, 'task': config.task,
                                 'control_rate_hz': config.control_rate_hz}, remappings),

@@ -22,10 +22,11 @@ except ImportError:
         raise
     pytest.skip('rclpy is not installed (pip install ".[ros]")', allow_module_level=True)
 
+from builtin_interfaces.msg import Time  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
@@ -36,6 +37,8 @@ from jepa_ros.nodes.common import (  # noqa: E402
     COMMAND_QOS,
     configure_process,
     image_msg,
+    latent_msg,
+    SENSOR_QOS,
     stamp_s,
     status_values,
 )
@@ -190,5 +193,39 @@ def test_bad_goals_and_a_missing_model_give_a_status_and_no_command(tmp_path):
         probe.goal_pub.publish(short)
         probe.wait_for(lambda: probe.status_of('configurator_node', 'bytes for 96 rows'),
                        30, 'size refused')  # fmt: skip
-        assert probe.proposals == [], 'no command after bad goals'
+        bad_inputs(probe)
+        assert probe.proposals == [], 'no command after bad goals and inputs'
         assert graph.executor.context.ok(), 'the nodes keep running'
+
+
+def bad_inputs(probe: Probe) -> None:
+    """Camera images, latents and joint states that are wrong: each gets a status naming the
+    problem (waited for), and the nodes go on."""
+    camera = probe.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
+    latents = probe.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
+    joints = probe.create_publisher(JointState, 'joint_states', 10)
+    probe.wait_for(lambda: camera.get_subscription_count() > 0
+                   and latents.get_subscription_count() >= 3, 30, 'subscribers')  # fmt: skip
+    names = list(load_scene('panda').controlled_joints)
+    cases = [
+        (camera, Image(height=96, width=96, encoding='mono8', step=96, data=bytes(96 * 96)),
+         'perception_node', 'unsupported encoding'),
+        (camera, Image(height=0, width=0, encoding='rgb8', step=0), 'perception_node',
+         'empty image'),
+        (joints, JointState(name=names[:-1], position=[0.0] * 3), 'actor_node', 'missing'),
+        (joints, JointState(name=names, position=[0.0] * 4), None, None),
+        (latents, latent_msg(np.zeros(7, np.float32), Header()), 'world_model_node', '7 dims'),
+    ]  # fmt: skip
+    for publisher, msg, node, text in cases:
+        publisher.publish(msg)
+        if node:
+            probe.wait_for(lambda n=node, t=text: probe.status_of(n, t), 30, f'{node}: {text}')
+    # Latents out of order and repeated: the world model skips them and says so
+    good = latent_msg(np.zeros(32, np.float32), Header(stamp=Time(sec=100)))
+    latents.publish(good)
+    latents.publish(latent_msg(np.zeros(32, np.float32), Header(stamp=Time(sec=99))))
+    probe.wait_for(lambda: probe.status_of('world_model_node', 'out of order'), 30, 'order')
+    before = len(probe.status_of('world_model_node', 'out of order'))
+    latents.publish(good)
+    probe.wait_for(lambda: len(probe.status_of('world_model_node', 'out of order')) > before,
+                   30, 'repeated stamp refused')  # fmt: skip

@@ -167,17 +167,19 @@ def run_node(node_class, args: list[str] | None = None) -> None:
 
 class ModelSlot:
     """Loads the world model after the node is up (so the node answers, and reports, while it
-    loads or if the checkpoint is bad). `model` is None until loaded; `error` says why not."""
+    loads or if the checkpoint is bad). `model` is None until loaded; `error` says why not.
+    The model's state is re-reported once a second, so a late `jepa/status` listener sees it."""
 
     def __init__(self, node: Node, checkpoint: str, scene, status: StatusReporter) -> None:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
         self.model = None
         self.error = 'the model is still loading'
+        self.message = ''
         self._node, self._checkpoint, self._scene, self._status = node, checkpoint, scene, status
-        self._timer = node.create_timer(
-            0.0, self._load, callback_group=MutuallyExclusiveCallbackGroup()
-        )
+        group = MutuallyExclusiveCallbackGroup()
+        self._timer = node.create_timer(0.0, self._load, callback_group=group)
+        node.create_timer(1.0, self._report, callback_group=group)
 
     def _load(self) -> None:
         from jepa_ros.world_model.checkpoint import CheckpointError, load_checkpoint
@@ -189,7 +191,12 @@ class ModelSlot:
             self.model, _ = load_checkpoint(path, scene=scene)
         except (CheckpointError, FileNotFoundError, ValueError) as exc:
             self.error = f'no model: {exc}'
+        else:
+            self.error, self.message = '', f'model loaded from {path}'
+        self._report()
+
+    def _report(self) -> None:
+        if self.model is not None:
+            self._status.report(OK, self.message)
+        elif self.error != 'the model is still loading':
             self._status.report(ERROR, self.error)
-            return
-        self.error = ''
-        self._status.report(OK, f'model loaded from {path}')

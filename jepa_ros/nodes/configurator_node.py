@@ -1,13 +1,14 @@
 """configurator_node: sets the task up and decides, from the energy alone, when it is over.
 
-`jepa/goal_image` (rgb8/bgr8, any size) -> goal latent on `jepa/goal_latent` (latched). Each new
-`jepa/latent` is one tick of the task monitor: its goal energy (the task's weighted distance)
-decides success (`monitor.success_energy`) and give-up (no progress for `patience_ticks`, or
-`max_ticks`). When the goal is reached, abandoned or cancelled (`jepa/cancel`, std_srvs/Trigger)
-it publishes an empty goal latent: the actor goes idle and sends nothing, the guardrail holds the
-arm once, and the arm is free to be moved by other means. The task status (mode, goal energy,
-ticks, outcome) goes to `jepa/status`. The `task` parameter is applied to the actor node at
-run time (its `task` parameter).
+`jepa/goal_image` (rgb8/bgr8, any size) -> goal latent on `jepa/goal_latent` (latched). Each
+proposal the actor sends (`jepa/command_proposal`) is one tick of the task monitor, with the goal
+energy (the task's weighted distance) of the newest `jepa/latent`, the one the actor planned
+from, as in `jepa-ros eval`. It decides success (`monitor.success_energy`) and give-up (no
+progress for `patience_ticks`, or `max_ticks`). When the goal is reached, abandoned or cancelled
+(`jepa/cancel`, std_srvs/Trigger) it publishes an empty goal latent: the actor goes idle and
+sends nothing, the guardrail holds the arm once, and the arm is free to be moved by other means.
+The task status (mode, goal energy, ticks, outcome) goes to `jepa/status`. The `task` parameter
+is applied to the actor node's `task` parameter at run time.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 import torch
+from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.configurator import load_task, Outcome, TaskError, TaskMonitor
 from jepa_ros.cost.cost import energy_weights, latent_distance
@@ -65,10 +67,13 @@ class ConfiguratorNode(Node):
         self.lock = threading.Lock()
         self.set_task(self.params['task'])
         self.goal: np.ndarray | None = None
+        self.energy: float | None = None  # goal energy of the newest latent
         self.goals = 0
         self.goal_pub = self.create_publisher(Image, 'jepa/goal_latent', LATCHED_QOS)
         self.create_subscription(Image, 'jepa/goal_image', self.on_goal_image, COMMAND_QOS)
         self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS)
+        self.create_subscription(JointTrajectory, 'jepa/command_proposal', self.on_proposal,
+                                 COMMAND_QOS)  # fmt: skip
         self.create_service(Trigger, 'jepa/cancel', self.on_cancel)
         self.actor_parameters = AsyncParameterClient(self, self.params['actor_node'])
         self.add_on_set_parameters_callback(self.validate_parameters)
@@ -134,6 +139,7 @@ class ConfiguratorNode(Node):
         goal = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
         with self.lock:
             self.goal, self.weights = goal, self.energy_weights(model)
+            self.energy = None
             self.monitor.start()
             self.goals += 1
         self.goal_pub.publish(latent_msg(goal, msg.header))
@@ -144,6 +150,7 @@ class ConfiguratorNode(Node):
         return 'reaching' if self.monitor.active else 'idle'
 
     def on_latent(self, msg: Image) -> None:
+        """The goal energy of the newest latent (the one the actor plans from)."""
         if self.goal is None or not self.monitor.active or self.slot.model is None:
             return
         try:
@@ -154,6 +161,14 @@ class ConfiguratorNode(Node):
         energy = float(latent_distance(torch.from_numpy(latent), torch.from_numpy(self.goal),
                                        self.task.cost.distance, self.weights))  # fmt: skip
         with self.lock:
+            self.energy = energy
+
+    def on_proposal(self, msg: JointTrajectory) -> None:
+        """One control tick: the actor acted on the newest latent; account its energy."""
+        with self.lock:
+            energy = self.energy
+            if energy is None or not self.monitor.active:
+                return
             outcome = self.monitor.update(energy)
         if outcome is Outcome.REACHING:
             self.status.report(OK, 'reaching', mode='reaching', goal=self.goals,

@@ -3,16 +3,19 @@
 `jepa/command_proposal` -> checks (jepa_ros/guardrails.py) -> `joint_trajectory_controller/
 joint_trajectory`. Limits come from the scene's URDF, overridden per arm by parameters (a YAML in
 config/). A watchdog holds the arm at its measured position (one hold command, then silence) when
-`joint_states`, `jepa/latent` or the proposals stop; on a physical arm (`require_arming`) a stale
-sensor also halts the gate, which starts disarmed and is armed by `jepa/arm` (std_srvs/SetBool:
-true arms, false halts). Every intervention is published on `jepa/status` with a reason code,
-the offending values and a counter.
+`joint_states`, `jepa/latent` or the proposals stop; on a physical arm (`require_arming`) a fault
+(a stale sensor, or no proposals while a goal is set on `jepa/goal_latent`) also halts the gate,
+which starts disarmed and is armed by `jepa/arm` (std_srvs/SetBool: true arms, false halts).
+Every intervention is published on `jepa/status` with a reason code, the offending values and a
+counter.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
@@ -35,6 +38,7 @@ from jepa_ros.nodes.common import (
     COMMAND_QOS,
     declare,
     joints_by_name,
+    LATCHED_QOS,
     OK,
     run_node,
     seconds,
@@ -60,7 +64,6 @@ PARAMETERS = {
     'joint_states_timeout_s': (0.5, 'hold when joint_states is older than this'),
     'latent_timeout_s': (1.0, 'hold when jepa/latent is older than this'),
     'proposal_timeout_s': (0.5, 'hold when no proposal came for this long'),
-    'watchdog_rate_hz': (50.0, 'how often the watchdog checks'),
 }  # fmt: skip
 SENSORS = ('joint_states', 'latent')
 
@@ -113,8 +116,15 @@ class GuardrailNode(Node):
                                  callback_group=group)  # fmt: skip
         self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS,
                                  callback_group=group)  # fmt: skip
+        self.create_subscription(Image, 'jepa/goal_latent', self.on_goal, LATCHED_QOS,
+                                 callback_group=group)  # fmt: skip
+        self.goal_active = False  # while a goal is set, the actor must keep proposing
         self.create_service(SetBool, 'jepa/arm', self.on_arm, callback_group=group)
-        self.create_timer(1.0 / p['watchdog_rate_hz'], self.on_watchdog, callback_group=group)
+        # One deadline timer per input, restarted by each message: it fires only after silence
+        self.deadlines = {
+            name: self.create_timer(timeout, partial(self.on_silence, name), callback_group=group)
+            for name, timeout in self.watchdog.timeouts_s.items()
+        }  # fmt: skip
         self.create_timer(1.0, self.report_summary, callback_group=group)
         state = 'armed' if self.gate.armed else 'DISARMED: call jepa/arm (SetBool true) to arm'
         self.status.report(OK, f'guardrail up, {state}', armed=self.gate.armed)
@@ -129,13 +139,16 @@ class GuardrailNode(Node):
             self.intervene(Intervention(Reason.REJECT_NO_STATE, f'bad joint_states: {exc}'))
             return
         if all(n in self.measured for n in self.gate.config.joint_names):
-            self.watchdog.touch('joint_states', self.now_s())
+            self.touch('joint_states')
 
     def on_latent(self, msg: Image) -> None:
-        self.watchdog.touch('latent', self.now_s())
+        self.touch('latent')
+
+    def on_goal(self, msg: Image) -> None:
+        self.goal_active = msg.width > 0  # an empty goal latent: the actor goes idle on purpose
 
     def on_proposal(self, msg: JointTrajectory) -> None:
-        self.watchdog.touch('proposal', self.now_s())
+        self.touch('proposal')
         stale = [s for s in self.watchdog.stale(self.now_s()) if s in SENSORS]
         if stale:
             self.intervene(Intervention(Reason.REJECT_NO_STATE, f'stale inputs: {stale}'))
@@ -149,23 +162,30 @@ class GuardrailNode(Node):
             self.send(command)
             self.active = True
 
-    def on_watchdog(self) -> None:
+    def touch(self, name: str) -> None:
+        self.watchdog.touch(name, self.now_s())
+        self.deadlines[name].reset()
+
+    def on_silence(self, name: str) -> None:
+        """`name` has been silent for its timeout: hold once if a command is out."""
         if not self.active:
             return
-        stale = self.watchdog.stale(self.now_s())
-        if not stale:
-            return
+        stale = sorted(set(self.watchdog.stale(self.now_s())) | {name})
         self.active = False
         hold = self.gate.hold(self.measured)
         if hold is not None:
             self.send(hold)
+        now = self.now_s()
+        silent = {key: round(now - self.watchdog.last_seen.get(key, -np.inf), 4)
+                  for key in stale}  # fmt: skip
         self.intervene(Intervention(Reason.HOLD_STALE, f'no fresh {stale}: holding',
-                                    {'stale': stale}))  # fmt: skip
-        sensors = [s for s in stale if s in SENSORS]
-        if sensors and self.params['require_arming'] and self.gate.armed:
+                                    {'stale': stale, 'silent_s': silent}))  # fmt: skip
+        # A fault (not the actor going idle after its goal) halts a physical arm's gate
+        faults = [s for s in stale if s in SENSORS or self.goal_active]
+        if faults and self.params['require_arming'] and self.gate.armed:
             self.gate.halt()
-            self.intervene(Intervention(Reason.HALT, f'halted: {sensors} stale; re-arm with '
-                                        'jepa/arm', {'stale': sensors}))  # fmt: skip
+            self.intervene(Intervention(Reason.HALT, f'halted: {faults} stale; re-arm with '
+                                        'jepa/arm', {'stale': faults}))  # fmt: skip
 
     def report_summary(self) -> None:
         """Once a second: armed or not, commands sent, interventions by reason code."""

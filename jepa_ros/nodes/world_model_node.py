@@ -50,7 +50,8 @@ class WorldModelNode(Node):
         self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS)
         self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS)
         self.joints: np.ndarray | None = None
-        self.previous: tuple[float, np.ndarray, np.ndarray] | None = None  # stamp, latent, joints
+        self.previous: tuple[np.ndarray, np.ndarray] | None = None  # latent, joints
+        self.last_stamp = -np.inf
 
     def on_joints(self, msg: JointState) -> None:
         try:
@@ -62,23 +63,25 @@ class WorldModelNode(Node):
     @torch.no_grad()
     def on_latent(self, msg: Image) -> None:
         model = self.slot.model
-        if model is None or self.joints is None:
+        if model is None:
             return
         try:
             latent = latent_from_msg(msg, model.config.latent_dim)
         except ImageError as exc:
             self.status.report(ERROR, f'latent rejected: {exc}')
             return
-        stamp, previous = stamp_s(msg.header.stamp), self.previous
-        if latent is None or (previous is not None and stamp <= previous[0]):
-            self.status.report(WARN, 'latent out of order or repeated: skipped')
+        stamp = stamp_s(msg.header.stamp)
+        if latent is None or stamp <= self.last_stamp:
+            self.status.report(WARN, 'latent out of order, repeated or empty: skipped')
             return
-        self.previous = (stamp, latent, self.joints.copy())
-        if previous is None:
+        self.last_stamp = stamp
+        previous = self.previous
+        self.previous = None if self.joints is None else (latent, self.joints.copy())
+        if previous is None or self.previous is None:
             return
         # a_t: the joint change measured between the two frames
-        action = torch.from_numpy((self.joints - previous[2]).astype(np.float32))[None]
-        predicted = model.predict(torch.from_numpy(previous[1])[None], action)
+        action = torch.from_numpy((self.joints - previous[1]).astype(np.float32))[None]
+        predicted = model.predict(torch.from_numpy(previous[0])[None], action)
         surprise = float(model.distance(predicted, torch.from_numpy(latent)[None]))
         self.publisher.publish(latent_msg(predicted[0].numpy(), msg.header))
         level = WARN if surprise > self.params['surprise_warn'] else OK
