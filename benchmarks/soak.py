@@ -1,5 +1,6 @@
-"""Soak test (not in CI): the whole graph, camera at 30 Hz, random goals one after another for
-10 minutes; records the process memory (RSS) and the camera-to-command latency over time.
+"""Soak test (not in CI): the whole graph as separate node processes (as `ros2 launch` runs
+it), camera at 30 Hz, random goals one after another for 10 minutes; records the memory (RSS of
+every node process) and the camera-to-command latency over time.
 
 Pass: RSS grows at most 5% after the warm-up, and the latency does not trend up (the slope of a
 line through the per-window p95 latencies, over the run, is below 10% of their mean). Writes the
@@ -14,17 +15,10 @@ import argparse
 import json
 import os
 from pathlib import Path
+import threading
 import time
 
 import numpy as np
-
-
-def rss_mb() -> float:
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError('no VmRSS in /proc/self/status')
 
 
 def main() -> int:
@@ -38,21 +32,21 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     import rclpy
+    from rclpy.executors import MultiThreadedExecutor
     from std_srvs.srv import Trigger
 
     from jepa_ros.graph import graph_specs, GraphConfig
-    from jepa_ros.nodes.common import configure_process
     from jepa_ros.nodes.demo_driver import DemoDriver
-    from jepa_ros.nodes.embedded import EmbeddedGraph
+    from jepa_ros.processes import NodeProcesses
 
-    configure_process()
-    rclpy.init(args=[])
     config = GraphConfig(control_rate_hz=args.control_rate, camera_rate_hz=args.camera_rate,
                          max_ticks=60)  # fmt: skip
-    graph = EmbeddedGraph(graph_specs(config))
+    processes = NodeProcesses(graph_specs(config), args.json.parent / 'soak_logs', {})
+    rclpy.init(args=[])
     driver = DemoDriver()
-    graph.add(driver)
-    graph.start()
+    executor = MultiThreadedExecutor()
+    executor.add_node(driver)
+    threading.Thread(target=executor.spin, daemon=True).start()
     samples, goals = [], 0
     try:
         driver.wait_until_ready({'perception_node', 'actor_node', 'configurator_node'})
@@ -70,8 +64,10 @@ def main() -> int:
             if time.monotonic() - window_start >= args.window_s:
                 latencies = driver.latencies_ms[seen:]
                 seen = len(driver.latencies_ms)
+                memory = processes.rss_mb()
                 samples.append({
-                    't_s': time.monotonic() - start, 'rss_mb': rss_mb(),
+                    't_s': time.monotonic() - start, 'rss_mb': sum(memory.values()),
+                    'rss_mb_by_node': memory,
                     'latency_ms_p50': float(np.percentile(latencies, 50)) if latencies else None,
                     'latency_ms_p95': float(np.percentile(latencies, 95)) if latencies else None,
                     'commands': len(latencies),
@@ -79,8 +75,9 @@ def main() -> int:
                 window_start = time.monotonic()
                 print(json.dumps(samples[-1]), flush=True)
     finally:
-        graph.close()
+        executor.shutdown()
         rclpy.shutdown()
+        processes.stop_all()
     report = judge(samples, args, goals)
     args.json.write_text(json.dumps(report, indent=2) + '\n')
     plot(report, args.json.with_suffix('.png'))
@@ -120,7 +117,7 @@ def plot(report: dict, out: Path) -> None:
     t = [s['t_s'] / 60 for s in samples]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     axes[0].plot(t, [s['rss_mb'] for s in samples])
-    axes[0].set(xlabel='minutes', ylabel='RSS (MB)', title='process memory')
+    axes[0].set(xlabel='minutes', ylabel='RSS (MB)', title='memory of all node processes')
     axes[1].plot(t, [s['latency_ms_p50'] for s in samples], label='p50')
     axes[1].plot(t, [s['latency_ms_p95'] for s in samples], label='p95')
     axes[1].set(xlabel='minutes', ylabel='ms', title='camera-to-command latency per window')

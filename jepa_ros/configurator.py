@@ -28,7 +28,7 @@ from jepa_ros.share import find_shared
 from jepa_ros.world_model.model import WorldModel
 
 PLANNERS = {'cem': CEMPlanner, 'mppi': MPPIPlanner}
-DEFAULT_TASK = 'reach'
+DEFAULT_TASK = 'reach_light'
 
 
 class TaskError(ValueError):

@@ -38,7 +38,7 @@ class GraphConfig:
     use_sim: bool = True
     checkpoint: str = field(default='', metadata={'help': 'checkpoint; empty: the shipped one'})
     scene: str = field(default='panda', metadata={'help': 'scene YAML path or shipped name'})
-    task: str = field(default='reach', metadata={'help': 'task from config/tasks.yaml'})
+    task: str = field(default='reach_light', metadata={'help': 'task from config/tasks.yaml'})
     control_rate_hz: float = field(default=12.0, metadata={'help': 'actor commands per second'})
     camera_rate_hz: float = field(default=12.0, metadata={'help': 'sim camera frames per s'})
     max_ticks: int = field(
@@ -108,7 +108,7 @@ def graph_specs(config: GraphConfig) -> list[NodeSpec]:
 LAUNCH_ARGUMENTS = {
     'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
     'scene': ('panda', 'scene YAML (URDF, controlled joints, camera) path or shipped name'),
-    'task': ('reach', 'named parameter set from config/tasks.yaml'),
+    'task': ('reach_light', 'named parameter set from config/tasks.yaml'),
     'control_rate': ('12.0', 'actor commands per second (the sim camera runs at the same rate)'),
     'namespace': ('', 'ROS namespace of every node'),
     'params_file': ('', 'ROS parameter YAML applied to every node (e.g. config/panda_sim.yaml)'),
@@ -137,7 +137,7 @@ def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConf
                                          ARM_LAUNCH_ARGUMENTS['joint_states_topic'][0]),
     }  # fmt: skip
     return GraphConfig(use_sim=use_sim, checkpoint=values.get('checkpoint', ''),
-                       scene=values.get('scene', 'panda'), task=values.get('task', 'reach'),
+                       scene=values.get('scene', 'panda'), task=values.get('task', 'reach_light'),
                        control_rate_hz=rate, camera_rate_hz=rate, **topics)  # fmt: skip
 
 

@@ -66,7 +66,7 @@ def test_bad_monitor_config_is_refused(kw):
 
 def test_shipped_tasks_load():
     tasks = load_tasks()
-    assert 'reach' in tasks and load_task().name == 'reach'
+    assert 'reach' in tasks and load_task().name == 'reach_light'
     for task in tasks.values():
         assert task.description and task.planner_config.horizon >= 1
 

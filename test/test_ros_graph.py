@@ -212,6 +212,8 @@ def bad_inputs(probe: Probe) -> None:
          'perception_node', 'unsupported encoding'),
         (camera, Image(height=0, width=0, encoding='rgb8', step=0), 'perception_node',
          'empty image'),
+        (camera, Image(height=480, width=640, encoding='bgr8', step=1920, data=bytes(1000)),
+         'perception_node', 'bytes for 480 rows'),
         (joints, JointState(name=names[:-1], position=[0.0] * 3), 'actor_node', 'missing'),
         (joints, JointState(name=names, position=[0.0] * 4), None, None),
         (latents, latent_msg(np.zeros(7, np.float32), Header()), 'world_model_node', '7 dims'),

@@ -13,9 +13,6 @@ import ast
 from contextlib import contextmanager
 import os
 from pathlib import Path
-import signal
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -38,7 +35,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from jepa_ros.envs.arm_world import ArmWorld  # noqa: E402
 from jepa_ros.envs.scene import load_scene  # noqa: E402
-from jepa_ros.graph import graph_specs, GraphConfig, NodeSpec, ros_arguments  # noqa: E402
+from jepa_ros.graph import graph_specs, GraphConfig  # noqa: E402
 from jepa_ros.nodes.common import (  # noqa: E402
     COMMAND_QOS,
     image_msg,
@@ -46,55 +43,10 @@ from jepa_ros.nodes.common import (  # noqa: E402
     stamp_s,
     status_values,
 )
+from jepa_ros.processes import NodeProcesses  # noqa: E402
 
 RATE = 12.0
 DOMAIN = os.environ.get('JEPA_ROS_TEST_DOMAIN_ID', '88')
-
-
-def node_command(name: str) -> list[str]:
-    executable = Path(sys.prefix) / 'lib' / 'jepa_ros' / name
-    return (
-        [str(executable)]
-        if executable.is_file()
-        else [sys.executable, '-m', f'jepa_ros.nodes.{name}']
-    )
-
-
-class Processes:
-    """Node processes by name; kill and restart them."""
-
-    def __init__(self, specs: list[NodeSpec], logs: Path) -> None:
-        self.specs = {s.executable: s for s in specs}
-        self.logs = logs
-        self.env = dict(
-            os.environ,
-            ROS_DOMAIN_ID=DOMAIN,
-            ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
-            PYTHONUNBUFFERED='1',
-        )
-        self.running: dict[str, subprocess.Popen] = {}
-        for name in self.specs:
-            self.start(name)
-
-    def start(self, name: str) -> None:
-        log = open(self.logs / f'{name}.log', 'a')
-        command = node_command(name) + ros_arguments(self.specs[name])
-        self.running[name] = subprocess.Popen(command, env=self.env, stdout=log,
-                                              stderr=subprocess.STDOUT)  # fmt: skip
-
-    def kill(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            process.send_signal(signal.SIGINT)
-        for process in self.running.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 class FaultProbe(Probe):
@@ -136,7 +88,8 @@ class FaultProbe(Probe):
 def graph_processes(config: GraphConfig, tmp_path: Path):
     os.environ['ROS_DOMAIN_ID'] = DOMAIN
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    processes = Processes(graph_specs(config), tmp_path)
+    env = {'ROS_DOMAIN_ID': DOMAIN, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
+    processes = NodeProcesses(graph_specs(config), tmp_path, env)
     rclpy.init(args=[])
     probe = FaultProbe()
     executor = MultiThreadedExecutor()
@@ -225,11 +178,15 @@ def test_physical_arm_rules_disarmed_start_halt_on_actor_death_rearm(tmp_path):
         assert probe.call(probe.arm, SetBool.Request(data=True), 'jepa/arm').success
         probe.wait_for(lambda: len(probe.commands) >= 3, 30, 'commands once armed')
         # Kill the actor mid-reach: proposals stop while a goal is set -> hold and halt
-        processes.kill('actor_node')
         killed = probe.now_s()
+        processes.kill('actor_node')
         probe.wait_for(lambda: probe.status_of('guardrail_node', 'halt'), 10, 'a halt')
-        held = [m for t, m in probe.commands if t > killed]
-        assert len(held) == 1, 'exactly one hold command'
+        probe.wait_for(lambda: moving(probe, killed) >= 1, 10, 'the hold command')
+        # Exactly one hold, then silence (checked over two of the gate's 1 Hz summaries)
+        summaries = len(probe.status_of('guardrail_node', 'armed'))
+        probe.wait_for(lambda: len(probe.status_of('guardrail_node', 'armed')) >= summaries + 2,
+                       5, 'gate summaries')  # fmt: skip
+        assert moving(probe, killed) == 1, 'exactly one hold command'
         # The restarted actor proposes again, but the halted gate sends nothing until re-armed
         restarted = probe.now_s()
         processes.start('actor_node')

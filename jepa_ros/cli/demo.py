@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--goals', type=int, default=5, help='random goals to reach (default 5)')
     parser.add_argument('--checkpoint', default='', help='model.pt (default: the shipped one)')
     parser.add_argument('--scene', default='panda', help='scene YAML path or shipped name')
-    parser.add_argument('--task', default='reach', help='task from config/tasks.yaml')
+    parser.add_argument('--task', default='reach_light', help='task from config/tasks.yaml')
     parser.add_argument('--budget', type=int, default=50, help='steps per goal (default 50)')
     parser.add_argument(
         '--control-rate',

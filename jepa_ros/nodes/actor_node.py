@@ -48,7 +48,7 @@ from jepa_ros.nodes.common import (
 PARAMETERS = {
     'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
     'scene': ('panda', 'scene: controlled joints, URDF limits, step limit'),
-    'task': ('reach', 'named parameter set from config/tasks.yaml (planner and cost)'),
+    'task': ('reach_light', 'named parameter set from config/tasks.yaml (planner and cost)'),
     'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
     'control_rate_hz': (10.0, 'largest planning/command rate (one plan per new latent)'),
     'seed': (0, 'seed of the planner'),

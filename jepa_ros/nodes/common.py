@@ -30,7 +30,7 @@ LATCHED_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
 STATE_QOS = QoSProfile(depth=10)
-SENSOR_QOS = qos_profile_sensor_data  # images and latents: best effort, keep last
+SENSOR_QOS = qos_profile_sensor_data  # images and latents: best effort, keep last 5
 STATUS_TOPIC = 'jepa/status'
 DEFAULT_CHECKPOINT = 'jepa_panda.pt'
 
@@ -102,7 +102,15 @@ class StatusReporter:
     def __init__(self, node: Node, hardware_id: str = 'jepa_ros') -> None:
         self.node = node
         self.hardware_id = hardware_id
+        self._last_routine = -float('inf')
         self.publisher = node.create_publisher(DiagnosticArray, STATUS_TOPIC, 10)
+
+    def report_every(self, period_s: float, message: str, **values: Any) -> None:
+        """A routine OK report, sent at most once per `period_s` (per-frame nodes)."""
+        now = self.node.get_clock().now().nanoseconds * 1e-9
+        if now - self._last_routine >= period_s:
+            self._last_routine = now
+            self.report(OK, message, **values)
 
     def report(self, level: bytes, message: str, **values: Any) -> None:
         status = DiagnosticStatus(

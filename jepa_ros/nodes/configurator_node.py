@@ -50,7 +50,7 @@ from jepa_ros.nodes.common import (
 PARAMETERS = {
     'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
     'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
-    'task': ('reach', 'named parameter set from config/tasks.yaml, also applied to the actor'),
+    'task': ('reach_light', 'task from config/tasks.yaml, also applied to the actor'),
     'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
     'max_ticks': (0, "give up after this many ticks (0: the task's max_ticks)"),
     'actor_node': ('actor_node', 'name of the actor node whose task parameter is set'),

@@ -20,7 +20,6 @@ from jepa_ros.nodes.common import (
     ERROR,
     latent_msg,
     ModelSlot,
-    OK,
     rgb_from_msg,
     run_node,
     SENSOR_QOS,
@@ -64,8 +63,8 @@ class PerceptionNode(Node):
         latent = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
         self.publisher.publish(latent_msg(latent, msg.header))
         self.frames += 1
-        self.status.report(OK, 'encoding', frames=self.frames,
-                           encode_ms=1000 * (time.perf_counter() - start))  # fmt: skip
+        self.status.report_every(0.5, 'encoding', frames=self.frames,
+                                 encode_ms=1000 * (time.perf_counter() - start))  # fmt: skip
 
 
 def main(args: list[str] | None = None) -> None:

@@ -23,7 +23,6 @@ from jepa_ros.nodes.common import (
     latent_from_msg,
     latent_msg,
     ModelSlot,
-    OK,
     run_node,
     SENSOR_QOS,
     stamp_s,
@@ -84,9 +83,11 @@ class WorldModelNode(Node):
         predicted = model.predict(torch.from_numpy(previous[0])[None], action)
         surprise = float(model.distance(predicted, torch.from_numpy(latent)[None]))
         self.publisher.publish(latent_msg(predicted[0].numpy(), msg.header))
-        level = WARN if surprise > self.params['surprise_warn'] else OK
-        self.status.report(level, 'surprise', surprise=surprise,
-                           action_rad=np.abs(action.numpy()).max())  # fmt: skip
+        values = {'surprise': surprise, 'action_rad': np.abs(action.numpy()).max()}
+        if surprise > self.params['surprise_warn']:
+            self.status.report(WARN, 'surprise above surprise_warn', **values)
+        else:
+            self.status.report_every(0.5, 'surprise', **values)
 
 
 def main(args: list[str] | None = None) -> None:
