@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from jepa_ros.graph import graph_specs, GraphConfig
+from jepa_ros.graph import GraphConfig
 
 
 class DemoError(RuntimeError):
@@ -45,48 +45,26 @@ def run(args: argparse.Namespace) -> int:
         raise DemoError('--goals and --budget must be >= 1')
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     try:
-        import rclpy
-    except ImportError:
-        raise DemoError("needs ROS 2's rclpy: pip install '.[ros]' (see README) or source your "
-                        'ROS 2 setup') from None  # fmt: skip
+        from jepa_ros.nodes.demo import run_demo
+    except ImportError as exc:
+        raise DemoError(f"needs ROS 2's rclpy ({exc}): pip install '.[ros]' (see README) or "
+                        'source your ROS 2 setup') from None  # fmt: skip
     from jepa_ros.demo_report import energy_figure, strip_image, summarize_demo
-    from jepa_ros.nodes.common import configure_process
-    from jepa_ros.nodes.demo_driver import DemoDriver
-    from jepa_ros.nodes.embedded import EmbeddedGraph
 
     config = GraphConfig(checkpoint=args.checkpoint, scene=args.scene, task=args.task,
                          control_rate_hz=args.control_rate, camera_rate_hz=args.control_rate,
                          max_ticks=args.budget)  # fmt: skip
-    configure_process(torch_threads=args.threads)
-    rclpy.init(args=[])
-    graph = None
+    print('starting the graph: sim, perception, world model, guardrail, actor, configurator')
     try:
-        graph = EmbeddedGraph(graph_specs(config), namespace=args.namespace)
-        driver = DemoDriver(namespace=args.namespace)
-        graph.add(driver)
-        graph.start()
-        print('starting the graph: sim, perception, world model, guardrail, actor, configurator')
-        driver.wait_until_ready({'perception_node', 'actor_node', 'configurator_node'})
-        records = []
-        for index in range(args.goals):
-            # Budget ticks at the control rate, and room for the decision to arrive
-            records.append(driver.reach_one(index, timeout_s=2.0 * args.budget /
-                                            args.control_rate + 10.0))  # fmt: skip
-            print(records[-1].line(), flush=True)
-        success_energy = _success_energy(args)
-        report = summarize_demo(records, driver.latencies_ms, success_energy)
-        report['guardrail'] = {
-            k: int(v)
-            for k, v in driver.guardrail.items()
-            if k == 'commands' or 'interventions' in k or 'count_' in k
-        }
+        records, latencies, guardrail = run_demo(
+            config, args.goals, args.namespace, args.threads,
+            on_goal=lambda record: print(record.line(), flush=True),
+        )  # fmt: skip
     except TimeoutError as exc:
         raise DemoError(str(exc)) from None
-    finally:
-        if graph is not None:
-            graph.close()
-        if rclpy.ok():
-            rclpy.shutdown()
+    success_energy = _success_energy(args)
+    report = summarize_demo(records, latencies, success_energy)
+    report['guardrail'] = guardrail
     print(f"reached {report['reached']}/{report['goals']}; camera-to-command latency p50 "
           f"{report['latency_ms_p50']:.0f} ms, p95 {report['latency_ms_p95']:.0f} ms; control "
           f"rate {report['control_rate_hz']:.1f} Hz; guardrail interventions "

@@ -35,6 +35,7 @@ from jepa_ros.nodes.common import (
     joints_by_name,
     LATCHED_QOS,
     latent_from_msg,
+    MODEL_PARAMETERS,
     ModelSlot,
     OK,
     run_node,
@@ -46,8 +47,7 @@ from jepa_ros.nodes.common import (
 )  # fmt: skip
 
 PARAMETERS = {
-    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
-    'scene': ('panda', 'scene: controlled joints, URDF limits, step limit'),
+    **MODEL_PARAMETERS,
     'task': ('reach_light', 'named parameter set from config/tasks.yaml (planner and cost)'),
     'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
     'control_rate_hz': (10.0, 'largest planning/command rate (one plan per new latent)'),

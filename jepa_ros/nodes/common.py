@@ -33,6 +33,12 @@ STATE_QOS = QoSProfile(depth=10)
 SENSOR_QOS = qos_profile_sensor_data  # images and latents: best effort, keep last 5
 STATUS_TOPIC = 'jepa/status'
 DEFAULT_CHECKPOINT = 'jepa_panda.pt'
+# Parameters of every node that loads the world model: name -> (default, description)
+MODEL_PARAMETERS = {
+    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
+    'scene': ('panda', 'scene (YAML path or shipped name): URDF, joints, camera; the checkpoint '
+                       'must match it'),
+}  # fmt: skip
 
 OK, WARN, ERROR = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
 

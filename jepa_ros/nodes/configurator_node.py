@@ -39,6 +39,7 @@ from jepa_ros.nodes.common import (
     LATCHED_QOS,
     latent_from_msg,
     latent_msg,
+    MODEL_PARAMETERS,
     ModelSlot,
     OK,
     rgb_from_msg,
@@ -48,8 +49,7 @@ from jepa_ros.nodes.common import (
 )  # fmt: skip
 
 PARAMETERS = {
-    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
-    'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
+    **MODEL_PARAMETERS,
     'task': ('reach_light', 'task from config/tasks.yaml, also applied to the actor'),
     'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
     'max_ticks': (0, "give up after this many ticks (0: the task's max_ticks)"),

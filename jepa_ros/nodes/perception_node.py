@@ -19,6 +19,7 @@ from jepa_ros.nodes.common import (
     declare,
     ERROR,
     latent_msg,
+    MODEL_PARAMETERS,
     ModelSlot,
     rgb_from_msg,
     run_node,
@@ -27,8 +28,7 @@ from jepa_ros.nodes.common import (
 )  # fmt: skip
 
 PARAMETERS = {
-    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
-    'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
+    **MODEL_PARAMETERS,
 }
 
 

@@ -22,6 +22,7 @@ from jepa_ros.nodes.common import (
     joints_by_name,
     latent_from_msg,
     latent_msg,
+    MODEL_PARAMETERS,
     ModelSlot,
     run_node,
     SENSOR_QOS,
@@ -32,8 +33,7 @@ from jepa_ros.nodes.common import (
 )  # fmt: skip
 
 PARAMETERS = {
-    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
-    'scene': ('panda', 'scene the checkpoint must match (YAML path or shipped name)'),
+    **MODEL_PARAMETERS,
     'surprise_warn': (0.5, 'surprise energy above which the status is a warning'),
 }
 

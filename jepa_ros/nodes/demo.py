@@ -1,0 +1,51 @@
+"""The ROS side of `jepa-ros demo`: the whole graph in this process, a driver node asking for
+random goals one after another, and what it measured (the CLI writes the report)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import rclpy
+
+from jepa_ros.demo_report import GoalRecord
+from jepa_ros.graph import graph_specs, GraphConfig
+from jepa_ros.nodes.common import configure_process
+from jepa_ros.nodes.demo_driver import DemoDriver
+from jepa_ros.nodes.embedded import EmbeddedGraph
+
+MODEL_NODES = {'perception_node', 'actor_node', 'configurator_node'}
+
+
+def run_demo(
+    config: GraphConfig,
+    goals: int,
+    namespace: str = '',
+    torch_threads: int = 1,
+    on_goal: Callable[[GoalRecord], None] = lambda record: None,
+) -> tuple[list[GoalRecord], list[float], dict[str, int]]:
+    """Reach `goals` random goal images; returns the goal records, the actor's camera-to-command
+    latencies (ms) and the guardrail's counters. TimeoutError if the graph stops answering."""
+    configure_process(torch_threads=torch_threads)
+    rclpy.init(args=[])
+    graph = None
+    try:
+        graph = EmbeddedGraph(graph_specs(config), namespace=namespace)
+        driver = DemoDriver(namespace=namespace)
+        graph.add(driver)
+        graph.start()
+        driver.wait_until_ready(MODEL_NODES)
+        # Budget ticks at the control rate, and room for the decision to arrive
+        timeout_s = 2.0 * config.max_ticks / config.control_rate_hz + 10.0
+        records = []
+        for index in range(goals):
+            records.append(driver.reach_one(index, timeout_s))
+            on_goal(records[-1])
+        counters = ('commands', 'total_interventions')
+        guardrail = {k: int(v) for k, v in driver.guardrail.items()
+                     if k in counters or k.startswith('count_')}  # fmt: skip
+        return records, list(driver.latencies_ms), guardrail
+    finally:
+        if graph is not None:
+            graph.close()
+        if rclpy.ok():
+            rclpy.shutdown()
