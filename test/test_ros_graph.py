@@ -231,3 +231,14 @@ def bad_inputs(probe: Probe) -> None:
     latents.publish(good)
     probe.wait_for(lambda: len(probe.status_of('world_model_node', 'out of order')) > before,
                    30, 'repeated stamp refused')  # fmt: skip
+
+
+def test_run_time_parameter_changes_are_checked():
+    from rclpy.parameter import Parameter
+
+    from jepa_ros.nodes.common import parameter_error
+
+    start_only = ('scene',)
+    assert parameter_error(Parameter('task', value='reach'), '', start_only) is None
+    assert "unknown task 'fly'" in parameter_error(Parameter('task', value='fly'), '', start_only)
+    assert 'read at start only' in parameter_error(Parameter('scene', value='x'), '', start_only)

@@ -24,7 +24,7 @@ from sensor_msgs.msg import Image, JointState
 import torch
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from jepa_ros.configurator import build_actor, load_task, TaskError
+from jepa_ros.configurator import build_actor, load_task
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.images import ImageError
 from jepa_ros.limits import JointLimits
@@ -38,6 +38,7 @@ from jepa_ros.nodes.common import (
     MODEL_PARAMETERS,
     ModelSlot,
     OK,
+    parameter_error,
     run_node,
     seconds,
     SENSOR_QOS,
@@ -61,6 +62,9 @@ def scene_limits(scene) -> JointLimits:
     joints = [urdf.joint(n) for n in scene.controlled_joints]
     return JointLimits(np.array([j.lower for j in joints]), np.array([j.upper for j in joints]),
                        scene.max_step_rad)  # fmt: skip
+
+
+START_ONLY = ('checkpoint', 'scene', 'tasks_file', 'seed')  # parameters read at start only
 
 
 class ActorNode(Node):
@@ -95,17 +99,13 @@ class ActorNode(Node):
 
     def validate_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
-            if parameter.name == 'task':
-                try:
-                    load_task(parameter.value, self.params['tasks_file'] or None)
-                except TaskError as exc:
-                    return SetParametersResult(successful=False, reason=str(exc))
-            elif parameter.name == 'control_rate_hz' and not parameter.value > 0:
-                return SetParametersResult(successful=False, reason='control_rate_hz must be > 0')
-            elif parameter.name in ('checkpoint', 'scene', 'tasks_file', 'seed'):
-                return SetParametersResult(
-                    successful=False, reason=f'{parameter.name} is read at start only'
-                )
+            reason = parameter_error(
+                parameter, self.params['tasks_file'], ('checkpoint', 'scene', 'tasks_file', 'seed')
+            )
+            if reason is None and parameter.name == 'control_rate_hz' and not parameter.value > 0:
+                reason = 'control_rate_hz must be > 0'
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
     def apply_parameters(self, parameters) -> None:

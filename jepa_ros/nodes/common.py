@@ -52,6 +52,21 @@ def declare(node: Node, parameters: Mapping[str, tuple[Any, str]]) -> dict[str, 
     return values
 
 
+def parameter_error(parameter, tasks_file: str, start_only: tuple[str, ...]) -> str | None:
+    """Why a run-time change of `parameter` must be refused, or None: an unknown task name,
+    or a parameter that is read only at start."""
+    from jepa_ros.configurator import load_task, TaskError
+
+    if parameter.name in start_only:
+        return f'{parameter.name} is read at start only'
+    if parameter.name == 'task':
+        try:
+            load_task(parameter.value, tasks_file or None)
+        except TaskError as exc:
+            return str(exc)
+    return None
+
+
 def checkpoint_path(value: str) -> str:
     """The `checkpoint` parameter: a path, or empty for the shipped model."""
     return value or str(find_shared('models', DEFAULT_CHECKPOINT))

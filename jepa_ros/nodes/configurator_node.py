@@ -27,7 +27,7 @@ from std_srvs.srv import Trigger
 import torch
 from trajectory_msgs.msg import JointTrajectory
 
-from jepa_ros.configurator import load_task, Outcome, TaskError, TaskMonitor
+from jepa_ros.configurator import load_task, Outcome, TaskMonitor
 from jepa_ros.cost.cost import energy_weights, latent_distance
 from jepa_ros.envs.kinematics import proprio_link_dims
 from jepa_ros.envs.scene import load_scene
@@ -42,6 +42,7 @@ from jepa_ros.nodes.common import (
     MODEL_PARAMETERS,
     ModelSlot,
     OK,
+    parameter_error,
     rgb_from_msg,
     run_node,
     SENSOR_QOS,
@@ -55,6 +56,8 @@ PARAMETERS = {
     'max_ticks': (0, "give up after this many ticks (0: the task's max_ticks)"),
     'actor_node': ('actor_node', 'name of the actor node whose task parameter is set'),
 }
+
+START_ONLY = ('checkpoint', 'scene', 'tasks_file', 'actor_node')  # parameters read at start only
 
 
 class ConfiguratorNode(Node):
@@ -90,17 +93,15 @@ class ConfiguratorNode(Node):
 
     def validate_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
-            if parameter.name == 'task':
-                try:
-                    load_task(parameter.value, self.params['tasks_file'] or None)
-                except TaskError as exc:
-                    return SetParametersResult(successful=False, reason=str(exc))
-            elif parameter.name == 'max_ticks' and parameter.value < 0:
-                return SetParametersResult(successful=False, reason='max_ticks must be >= 0')
-            elif parameter.name in ('checkpoint', 'scene', 'tasks_file', 'actor_node'):
-                return SetParametersResult(
-                    successful=False, reason=f'{parameter.name} is read at start only'
-                )
+            reason = parameter_error(
+                parameter,
+                self.params['tasks_file'],
+                ('checkpoint', 'scene', 'tasks_file', 'actor_node'),
+            )
+            if reason is None and parameter.name == 'max_ticks' and parameter.value < 0:
+                reason = 'max_ticks must be >= 0'
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
 
     def apply_parameters(self, parameters) -> None:
