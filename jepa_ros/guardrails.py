@@ -264,6 +264,10 @@ class Watchdog:
     def forget(self, name: str) -> None:
         self.last_seen.pop(name, None)
 
+    def silent_s(self, name: str, now: float) -> float:
+        """Seconds since `name` was last seen (inf if never)."""
+        return now - self.last_seen.get(name, -math.inf)
+
     def stale(self, now: float) -> list[str]:
         return [name for name, timeout in self.timeouts_s.items()
-                if now - self.last_seen.get(name, -math.inf) > timeout]  # fmt: skip
+                if self.silent_s(name, now) > timeout]  # fmt: skip

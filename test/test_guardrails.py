@@ -116,6 +116,9 @@ def test_watchdog_lists_stale_inputs():
     assert watchdog.stale(10.4) == []
     assert watchdog.stale(10.7) == ['joints']
     assert watchdog.stale(11.2) == ['joints', 'latent']
+    assert watchdog.silent_s('joints', 11.2) == pytest.approx(1.2)
+    watchdog.forget('latent')
+    assert watchdog.silent_s('latent', 11.2) == math.inf
     with pytest.raises(KeyError):
         watchdog.touch('camera', 0.0)
     with pytest.raises(ValueError):

@@ -7,9 +7,11 @@ Skipped without rclpy, unless JEPA_ROS_REQUIRE_ROS=1 (CI), which makes a missing
 
 from __future__ import annotations
 
+import ast
 from contextlib import contextmanager
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -242,3 +244,97 @@ def test_run_time_parameter_changes_are_checked():
     assert parameter_error(Parameter('task', value='reach'), '', start_only) is None
     assert "unknown task 'fly'" in parameter_error(Parameter('task', value='fly'), '', start_only)
     assert 'read at start only' in parameter_error(Parameter('scene', value='x'), '', start_only)
+
+
+def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
+    """The guardrail node alone, fed by the test: a latent gap shorter than `halt_after_s` holds
+    (once) and the gate passes the next proposals; a lasting silence holds, then halts the
+    physical arm's gate until `jepa/arm` re-arms it."""
+    from std_srvs.srv import SetBool
+    from trajectory_msgs.msg import JointTrajectoryPoint
+
+    from jepa_ros.nodes.common import seconds
+
+    halt_after = 1.5
+    spec = NodeSpec(
+        'guardrail_node',
+        {
+            'require_arming': True,
+            'latent_timeout_s': 0.1,
+            'proposal_timeout_s': 0.1,
+            'halt_after_s': halt_after,
+        },
+    )
+    scene = load_scene('panda')
+    names = list(scene.controlled_joints)
+    home = np.array([scene.home.get(n, 0.0) for n in names])
+    with running([spec]) as (graph, probe):
+        commands: list[float] = []  # when each command reached the arm
+        held: list[bool] = []  # whether it was a hold (at the measured position)
+        probe.create_subscription(
+            JointTrajectory, 'joint_trajectory_controller/joint_trajectory',
+            lambda msg: probe.record(lambda: (
+                commands.append(probe.now_s()),
+                held.append(np.allclose(msg.points[0].positions, home)))),
+            COMMAND_QOS)  # fmt: skip
+        joints = probe.create_publisher(JointState, 'joint_states', 10)
+        latents = probe.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
+        proposals = probe.create_publisher(JointTrajectory, 'jepa/command_proposal', COMMAND_QOS)
+        arm = probe.create_client(SetBool, 'jepa/arm')
+        assert arm.wait_for_service(timeout_sec=30), 'no jepa/arm service'
+
+        def feed(seconds_: float, latent: bool, until=lambda: False) -> None:
+            """Publish joint_states, latents (if `latent`) and a proposal every 50 ms."""
+            end = time.monotonic() + seconds_
+            while time.monotonic() < end and not until():
+                stamp = probe.get_clock().now().to_msg()
+                joints.publish(
+                    JointState(header=Header(stamp=stamp), name=names, position=home.tolist())
+                )
+                if latent:
+                    latents.publish(latent_msg(np.zeros(32, np.float32), Header(stamp=stamp)))
+                point = JointTrajectoryPoint(
+                    positions=(home + 0.01).tolist(), time_from_start=seconds(0.1)
+                )
+                proposals.publish(JointTrajectory(joint_names=names, points=[point]))
+                time.sleep(0.05)
+
+        def call_arm(data: bool) -> None:
+            future = arm.call_async(SetBool.Request(data=data))
+            probe.wait_for(future.done, 30, 'jepa/arm response')
+            assert future.result().success
+
+        feed(10, True, until=lambda: probe.status_of('guardrail_node', 'reject_disarmed'))
+        assert commands == [], 'nothing reaches the arm before arming'
+        call_arm(True)
+        feed(10, True, until=lambda: len(commands) >= 3)
+        assert len(commands) >= 3, 'commands once armed'
+        # A short gap in the latents: one hold, no halt, then the gate passes proposals again
+        holds = len(probe.status_of('guardrail_node', 'hold_stale'))
+        feed(0.4, False)
+        gap_end = probe.now_s()
+        feed(10, True, until=lambda: sum(t > gap_end for t in commands) >= 3)
+        assert len(probe.status_of('guardrail_node', 'hold_stale')) == holds + 1
+        assert not probe.status_of('guardrail_node', 'halt: '), 'a short gap does not halt'
+        assert sum(t > gap_end for t in commands) >= 3, 'commands resume after a short gap'
+        # A lasting fault: hold, then halt once the latent has been silent for halt_after_s
+        stopped = probe.now_s()
+        feed(10, False, until=lambda: probe.status_of('guardrail_node', 'halt: '))
+        ((_, text, values),) = probe.status_of('guardrail_node', 'halt: ')
+        silent = ast.literal_eval(values['values'])['silent_s']
+        assert 'no latent' in text and silent >= halt_after, values
+        # (proposals pass until the latent is older than its timeout) then one hold, then silence
+        after = [h for t, h in zip(commands, held) if t > stopped]
+        assert after and after[-1] and not any(after[:-1]), after
+        # Latents back: still halted, proposals refused until re-armed
+        refused = len(probe.status_of('guardrail_node', 'reject_disarmed'))
+        feed(
+            10,
+            True,
+            until=lambda: len(probe.status_of('guardrail_node', 'reject_disarmed')) > refused + 2,
+        )
+        assert len([t for t in commands if t > stopped]) == len(after), 'nothing while halted'
+        call_arm(True)
+        armed = probe.now_s()
+        feed(10, True, until=lambda: sum(t > armed for t in commands) >= 3)
+        assert sum(t > armed for t in commands) >= 3, 'commands after re-arming'

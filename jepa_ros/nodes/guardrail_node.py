@@ -4,8 +4,10 @@
 joint_trajectory`. Limits come from the scene's URDF, overridden per arm by parameters (a YAML in
 config/). A watchdog holds the arm at its measured position (one hold command, then silence) when
 `joint_states`, `jepa/latent` or the proposals stop; on a physical arm (`require_arming`) a fault
-(a stale sensor, or no proposals while a goal is set on `jepa/goal_latent`) also halts the gate,
-which starts disarmed and is armed by `jepa/arm` (std_srvs/SetBool: true arms, false halts).
+that lasts `halt_after_s` (a silent sensor, or no proposals while a goal is set on
+`jepa/goal_latent`) also halts the gate, which starts disarmed and is armed by `jepa/arm`
+(std_srvs/SetBool: true arms, false halts). A shorter gap only holds: the arm stays at its
+measured position and the gate passes the next valid proposal.
 Every intervention is published on `jepa/status` with a reason code, the offending values and a
 counter.
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 from collections import Counter
 from functools import partial
 
-import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
@@ -64,6 +65,8 @@ PARAMETERS = {
     'joint_states_timeout_s': (0.5, 'hold when joint_states is older than this'),
     'latent_timeout_s': (1.0, 'hold when jepa/latent is older than this'),
     'proposal_timeout_s': (0.5, 'hold when no proposal came for this long'),
+    'halt_after_s': (0.5, 'require_arming: halt when a held fault (a silent sensor, or no '
+                          'proposals while a goal is set) is still silent after this long'),
 }  # fmt: skip
 SENSORS = ('joint_states', 'latent')
 
@@ -101,10 +104,13 @@ class GuardrailNode(Node):
         self.watchdog = Watchdog({'joint_states': p['joint_states_timeout_s'],
                                   'latent': p['latent_timeout_s'],
                                   'proposal': p['proposal_timeout_s']})  # fmt: skip
+        if not p['halt_after_s'] > 0:
+            raise ValueError(f'halt_after_s must be > 0, got {p["halt_after_s"]!r}')
         self.status = StatusReporter(self, 'guardrail')
         self.counts: Counter[str] = Counter()
         self.measured: dict[str, float] | None = None
         self.active = False  # a command went out since the last hold
+        self.suspects: set[str] = set()  # held for these faults; halt if they stay silent
         self.commands = 0
         group = MutuallyExclusiveCallbackGroup()  # the gate's state changes in one thread
         self.publisher = self.create_publisher(
@@ -165,27 +171,46 @@ class GuardrailNode(Node):
     def touch(self, name: str) -> None:
         self.watchdog.touch(name, self.now_s())
         self.deadlines[name].reset()
+        self.suspects.discard(name)
 
     def on_silence(self, name: str) -> None:
-        """`name` has been silent for its timeout: hold once if a command is out."""
-        if not self.active:
+        """`name` has been silent for its timeout (and again each timeout after that): hold
+        once if a command is out; on a physical arm, halt if a fault outlasts `halt_after_s`."""
+        now = self.now_s()
+        if self.active:
+            self.hold(now, name)
+        if name not in self.suspects:
             return
-        stale = sorted(set(self.watchdog.stale(self.now_s())) | {name})
+        still_fault = name in SENSORS or self.goal_active
+        if not (self.params['require_arming'] and self.gate.armed and still_fault):
+            self.suspects.discard(name)
+            return
+        silent = self.watchdog.silent_s(name, now)
+        if silent >= self.params['halt_after_s']:
+            self.suspects.clear()
+            self.gate.halt()
+            values = {'stale': [name], 'silent_s': round(silent, 4)}
+            detail = f'halted: no {name} for {silent:.2f} s; re-arm with jepa/arm'
+            self.intervene(Intervention(Reason.HALT, detail, values))
+
+    def hold(self, now: float, trigger: str) -> None:
+        """One hold command at the measured position, because `trigger` went silent; remember
+        the faults among the stale inputs."""
+        stale = sorted(set(self.watchdog.stale(now)) | {trigger})
         self.active = False
         hold = self.gate.hold(self.measured)
         if hold is not None:
             self.send(hold)
-        now = self.now_s()
-        silent = {key: round(now - self.watchdog.last_seen.get(key, -np.inf), 4)
-                  for key in stale}  # fmt: skip
-        self.intervene(Intervention(Reason.HOLD_STALE, f'no fresh {stale}: holding',
-                                    {'stale': stale, 'silent_s': silent}))  # fmt: skip
-        # A fault (not the actor going idle after its goal) halts a physical arm's gate
-        faults = [s for s in stale if s in SENSORS or self.goal_active]
-        if faults and self.params['require_arming'] and self.gate.armed:
-            self.gate.halt()
-            self.intervene(Intervention(Reason.HALT, f'halted: {faults} stale; re-arm with '
-                                        'jepa/arm', {'stale': faults}))  # fmt: skip
+        silent = {key: round(self.watchdog.silent_s(key, now), 4) for key in stale}
+        self.intervene(
+            Intervention(
+                Reason.HOLD_STALE,
+                f'no fresh {stale}: holding',
+                {'trigger': trigger, 'stale': stale, 'silent_s': silent},
+            )
+        )
+        # A fault, not the actor going idle after its goal, may halt a physical arm's gate
+        self.suspects = {s for s in stale if s in SENSORS or self.goal_active}
 
     def report_summary(self) -> None:
         """Once a second: armed or not, commands sent, interventions by reason code."""
@@ -201,6 +226,7 @@ class GuardrailNode(Node):
         else:
             self.gate.halt()
             self.active = False
+            self.suspects.clear()
             hold = self.gate.hold(self.measured)
             if hold is not None:
                 self.send(hold)
