@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jepa_ros.cost.cost import TrajectoryCost
+from jepa_ros.cost.cost import TermCosts, traced_terms, TrajectoryCost
 from jepa_ros.envs.arm_world import Observation
 from jepa_ros.limits import JointLimits
 from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner
@@ -22,7 +22,9 @@ class Actor:
     """`step(observation, goal_latent) -> (action, info)`: one receding-horizon control tick.
 
     The world model, planner, cost and limits are built by the caller and passed in. The action
-    returned is always clipped to the joint limits and the step limit.
+    returned is always clipped to the joint limits and the step limit. With `trace` (default)
+    the actor scores plans with a TorchScript trace of the cost (`traced_terms`: the same
+    numbers, without holding the GIL), made on the first plan.
     """
 
     def __init__(
@@ -31,11 +33,24 @@ class Actor:
         planner: CEMPlanner | MPPIPlanner,
         cost: TrajectoryCost,
         limits: JointLimits,
+        trace: bool = True,
     ) -> None:
         self.model = model
         self.planner = planner
         self.cost = cost
         self.limits = limits
+        self.trace = trace
+        self._terms: TermCosts | None = None
+
+    def term_costs(self) -> TermCosts:
+        """The cost terms of sequences: (latent, goal, joints, actions (S, H, A)) -> (T, S),
+        rows in `TrajectoryCost.TERMS` order."""
+        if not self.trace:
+            return lambda *args: torch.stack([self.cost(*args)[1][n] for n in self.cost.TERMS])
+        if self._terms is None:
+            self._terms = traced_terms(self.cost, self.planner.config.horizon,
+                                       self.planner.action_dim)  # fmt: skip
+        return self._terms
 
     def reset(self) -> None:
         """Forget the warm start (call when the goal changes)."""
@@ -65,10 +80,11 @@ class Actor:
         goal energy of the latent, cost terms of the chosen plan)."""
         start = time.perf_counter()
         joints_t = torch.from_numpy(np.asarray(joints, dtype=np.float32))  # (A,)
-        plan, info = self.planner.plan(lambda seqs: self.cost(latent, goal, joints_t, seqs)[0])
-        _, terms = self.cost(latent, goal, joints_t, plan[None])
+        terms = self.term_costs()
+        plan, info = self.planner.plan(lambda seqs: terms(latent, goal, joints_t, seqs).sum(0))
+        chosen = terms(latent, goal, joints_t, plan[None])[:, 0]  # (T,)
         action = self.limits.clip(plan[0].numpy().astype(np.float64), np.asarray(joints))
-        info.update({f'cost_{name}': float(value[0]) for name, value in terms.items()})
+        info.update({f'cost_{n}': float(v) for n, v in zip(self.cost.TERMS, chosen.tolist())})
         info['goal_energy'] = self.goal_energy(latent, goal)
         info['plan_ms'] = 1000 * (time.perf_counter() - start)
         return action, info

@@ -8,6 +8,7 @@ import torch
 
 from jepa_ros.actor import Actor
 from jepa_ros.cost import CostConfig, TrajectoryCost
+from jepa_ros.cost.cost import traced_terms
 from jepa_ros.envs.arm_world import ArmWorld, Observation
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.evaluation import EpisodeResult, summarize
@@ -59,9 +60,45 @@ def test_cost_reports_each_term(parts):
     latent, goal = torch.zeros(16), torch.ones(16)
     actions = torch.zeros(5, 3, 4)
     total, terms = cost(latent, goal, torch.from_numpy(observation.joints), actions)
-    assert set(terms) == {'goal', 'joint_limits', 'clearance', 'step', 'smoothness'}
+    assert tuple(terms) == TrajectoryCost.TERMS
     torch.testing.assert_close(total, sum(terms.values()))
     assert total.shape == (5,)
+
+
+def test_traced_cost_matches_the_eager_cost_for_any_batch_and_gradient(parts):
+    model, cost, limits, observation = parts
+    generator = torch.Generator().manual_seed(1)
+    latent, goal = torch.randn(16, generator=generator), torch.randn(16, generator=generator)
+    traced = traced_terms(cost, horizon=3, action_dim=4)  # traced with 2 samples
+    # At the limits too, where the guardrail terms are active
+    for joints in (observation.joints, limits.upper + 0.2):
+        joints = torch.as_tensor(joints, dtype=torch.float32)
+        for samples in (1, 5, 64):
+            actions = torch.randn(samples, 3, 4, generator=generator) * 0.3
+            with torch.no_grad():
+                total, terms = cost(latent, goal, joints, actions)
+                rows = traced(latent, goal, joints, actions)
+            assert rows.shape == (len(TrajectoryCost.TERMS), samples)
+            torch.testing.assert_close(rows, torch.stack([terms[n] for n in cost.TERMS]))
+            torch.testing.assert_close(rows.sum(0), total)
+        assert float(rows[1].abs().sum()) > 0, 'the joint-limit term was active'
+    # Differentiable in the actions, like the eager cost (gradient refinement)
+    actions = (torch.randn(1, 3, 4, generator=generator) * 0.1).requires_grad_(True)
+    (eager,) = torch.autograd.grad(cost(latent, goal, joints, actions)[0].sum(), actions)
+    (trace,) = torch.autograd.grad(traced(latent, goal, joints, actions).sum(), actions)
+    torch.testing.assert_close(trace, eager)
+    assert float(eager.abs().sum()) > 0
+
+
+def test_traced_and_eager_actors_plan_the_same(parts):
+    model, cost, limits, observation = parts
+    goal = torch.ones(16)
+    actions = [
+        Actor(model, CEMPlanner(PlannerConfig(horizon=3, samples=32, elites=4, seed=7), 4),
+              cost, limits, trace=trace).step(observation, goal)[0]
+        for trace in (True, False)
+    ]  # fmt: skip
+    np.testing.assert_array_equal(actions[0], actions[1])
 
 
 @pytest.mark.parametrize('kw', [{'distance': 'l3'}, {'reduction': 'max'}, {'goal_weight': -1}])

@@ -11,8 +11,9 @@ Glossary: S samples, H horizon, A action dim, D latent dim.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+import warnings
 
 import torch
 
@@ -108,8 +109,10 @@ class TrajectoryCost:
     `ee_dims`: the latent dims grounded in the end-effector position (`proprio_link_dims`).
 
     __call__(latent (D,), goal (D,), joints (A,), actions (S, H, A)) -> (total (S,), terms)
-    where `terms` maps each term's name to its weighted (S,) contribution.
+    where `terms` maps each name in TERMS to its weighted (S,) contribution.
     """
+
+    TERMS = ('goal', 'joint_limits', 'clearance', 'step', 'smoothness')
 
     def __init__(
         self,
@@ -169,3 +172,46 @@ class TrajectoryCost:
             'step': cfg.step_weight * step,
             'smoothness': cfg.smoothness_weight * smooth,
         }
+
+
+class _Terms(torch.nn.Module):
+    """A TrajectoryCost's terms as a module, so a trace keeps the model's weights as parameters."""
+
+    def __init__(self, cost: TrajectoryCost) -> None:
+        super().__init__()
+        self.model = cost.model
+        self.cost = cost
+
+    def forward(self, latent, goal, joints, actions):
+        _, terms = self.cost(latent, goal, joints, actions)
+        return torch.stack([terms[name] for name in TrajectoryCost.TERMS])
+
+
+TermCosts = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def traced_terms(cost: TrajectoryCost, horizon: int, action_dim: int) -> TermCosts:
+    """`cost`'s terms for sequences of `horizon` steps as a TorchScript trace:
+    (latent (D,), goal (D,), joints (A,), actions (S, H, A)) -> (T, S), one row per name in
+    `TrajectoryCost.TERMS`; the same numbers as the eager cost for any S, differentiable in the
+    actions.
+
+    Why: TorchScript runs the whole graph without holding the GIL. In the ROS nodes the planner
+    shares its process with executor threads (and, in `jepa-ros demo`, the simulator's renderer);
+    the eager cost is a few hundred small torch calls that each wait for the GIL (measured on one
+    core: 4.8 ms alone, 43 ms beside one busy Python thread; traced 3.1 ms and 4.4 ms).
+    torch marks `torch.jit.trace` deprecated in favour of `torch.compile`/`torch.export`, whose
+    programs run from Python and so hold the GIL; the pinned torch still traces, and
+    `Actor(trace=False)` plans the same numbers without it.
+    """
+    d = cost.model.config.latent_dim
+    example = (torch.zeros(d), torch.zeros(d), torch.zeros(action_dim),
+               torch.zeros(2, horizon, action_dim))  # fmt: skip
+    with torch.no_grad(), warnings.catch_warnings():
+        # The URDF's fixed transforms become constants of the trace, as they should
+        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
+        warnings.filterwarnings('ignore', r'`torch\.jit\.trace', DeprecationWarning)
+        traced = torch.jit.trace(_Terms(cost), example, check_trace=False)
+        for _ in range(2):  # TorchScript profiles the first two runs: do them now
+            traced(*example)
+    return traced

@@ -76,9 +76,10 @@ class ActorNode(Node):
         self.scene = load_scene(self.params['scene'])
         self.limits = scene_limits(self.scene)
         self.status = StatusReporter(self, 'actor')
-        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
         self.task = load_task(self.params['task'], self.params['tasks_file'] or None)
         self.actor = None
+        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
+                              prepare=self.build_actor)  # fmt: skip
         self.goal: torch.Tensor | None = None
         self.joints: np.ndarray | None = None
         self.lock = threading.Lock()  # goal, joints and the actor, across callback groups
@@ -112,10 +113,20 @@ class ActorNode(Node):
         for parameter in parameters:
             self.params[parameter.name] = parameter.value
             if parameter.name == 'task':
-                with self.lock:
-                    self.task = load_task(parameter.value, self.params['tasks_file'] or None)
-                    self.actor = None  # rebuilt before the next plan
+                task = load_task(parameter.value, self.params['tasks_file'] or None)
+                if task != self.task:
+                    self.task = task
+                    if self.slot.model is not None:
+                        self.build_actor(self.slot.model)
                 self.status.report(OK, f'task set to {parameter.value!r}')
+
+    def build_actor(self, model) -> None:
+        """The task's actor for `model`, its cost traced now (not on a control tick), then
+        swapped in between two plans."""
+        actor = build_actor(model, self.scene, self.limits, self.task, self.params['seed'])
+        actor.term_costs()
+        with self.lock:
+            self.actor = actor
 
     def on_goal(self, msg: Image) -> None:
         model = self.slot.model
@@ -151,6 +162,7 @@ class ActorNode(Node):
         if self.goal is None or self.slot.model is None:
             return
         now = self.get_clock().now().nanoseconds * 1e-9
+        upstream = now - stamp_s(msg.header.stamp)  # camera stamp -> this callback
         if now - self.last_plan < 0.8 / self.params['control_rate_hz']:
             return  # at most control_rate_hz plans a second
         try:
@@ -159,12 +171,8 @@ class ActorNode(Node):
             self.status.report(ERROR, f'latent rejected: {exc}')
             return
         with self.lock:
-            goal, joints = self.goal, self.joints
-            if self.actor is None:
-                self.actor = build_actor(self.slot.model, self.scene, self.limits, self.task,
-                                         self.params['seed'])  # fmt: skip
-            actor = self.actor
-        if goal is None or latent is None or joints is None:
+            goal, joints, actor = self.goal, self.joints, self.actor
+        if goal is None or latent is None or joints is None or actor is None:
             return
         with torch.no_grad():
             action, info = actor.act(torch.from_numpy(latent), joints, goal)
@@ -174,6 +182,7 @@ class ActorNode(Node):
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp_s(msg.header.stamp)
         self.status.report(OK, 'planning', mode=self.mode, ticks=self.ticks,
                            goal_energy=info['goal_energy'], plan_ms=info['plan_ms'],
+                           upstream_ms=1000 * upstream,
                            callback_ms=1000 * (time.perf_counter() - received),
                            latency_ms=1000 * latency)  # fmt: skip
 

@@ -197,12 +197,17 @@ def run_node(node_class, args: list[str] | None = None) -> None:
 class ModelSlot:
     """Loads the world model after the node is up (so the node answers, and reports, while it
     loads or if the checkpoint is bad). `model` is None until loaded; `error` says why not.
-    The model's state is re-reported once a second, so a late `jepa/status` listener sees it."""
+    The model's state is re-reported once a second, so a late `jepa/status` listener sees it.
+    `prepare(model)` runs before the model is published and reported loaded (warm-up work that
+    should not land on the first control tick)."""
 
-    def __init__(self, node: Node, checkpoint: str, scene, status: StatusReporter) -> None:
+    def __init__(
+        self, node: Node, checkpoint: str, scene, status: StatusReporter, prepare=None
+    ) -> None:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
         self.model = None
+        self._prepare = prepare
         self.error = 'the model is still loading'
         self.message = ''
         self._node, self._checkpoint, self._scene, self._status = node, checkpoint, scene, status
@@ -217,7 +222,10 @@ class ModelSlot:
         try:
             path = checkpoint_path(self._checkpoint)
             scene = self._scene.to_dict() if self._scene is not None else None
-            self.model, _ = load_checkpoint(path, scene=scene)
+            model, _ = load_checkpoint(path, scene=scene)
+            if self._prepare is not None:
+                self._prepare(model)
+            self.model = model
         except (CheckpointError, FileNotFoundError, ValueError) as exc:
             self.error = f'no model: {exc}'
         else:
