@@ -42,10 +42,31 @@ class GoalRecord:
         )
 
 
+@dataclass(frozen=True)
+class TickLatency:
+    """One command's camera-stamp-to-publish latency and its two parts (ms): `upstream`, from
+    the camera stamp to the actor's callback (render, encode, transport, waiting), and
+    `actor`, the actor's callback up to the publish (the plan, mostly)."""
+
+    total_ms: float
+    upstream_ms: float
+    actor_ms: float
+
+
+def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
+    have = len(values) > 0
+    return {
+        f'{prefix}_p50': float(np.percentile(values, 50)) if have else None,
+        f'{prefix}_p95': float(np.percentile(values, 95)) if have else None,
+        f'{prefix}_max': float(np.max(values)) if have else None,
+    }
+
+
 def summarize_demo(
-    records: list[GoalRecord], latencies_ms: list[float], success_energy: float | None = None
+    records: list[GoalRecord], ticks: list[TickLatency], success_energy: float | None = None
 ) -> dict[str, Any]:
-    """The demo's JSON: success, distances, steps, camera-to-command latency, control rate."""
+    """The demo's JSON: success, distances, steps, camera-to-command latency (and its parts),
+    control rate."""
     finals = np.array([r.final_distance_m for r in records])
     commands = sum(r.commands for r in records)
     busy = sum(r.command_seconds for r in records)
@@ -56,8 +77,9 @@ def summarize_demo(
         'success_rate': float(np.mean([r.success for r in records])) if records else 0.0,
         'median_final_distance_m': float(np.median(finals)) if records else None,
         'median_steps': float(np.median([r.ticks for r in records])) if records else None,
-        'latency_ms_p50': float(np.percentile(latencies_ms, 50)) if latencies_ms else None,
-        'latency_ms_p95': float(np.percentile(latencies_ms, 95)) if latencies_ms else None,
+        **_percentiles([t.total_ms for t in ticks], 'latency_ms'),
+        **_percentiles([t.upstream_ms for t in ticks], 'upstream_ms'),
+        **_percentiles([t.actor_ms for t in ticks], 'actor_ms'),
         'control_rate_hz': float(np.median(rates)) if rates else None,
         'commands': commands,
         'commanding_seconds': busy,
@@ -118,6 +140,35 @@ def energy_figure(records: list[GoalRecord], success_energy: float | None, out: 
     ax.set(yscale='log', xlabel='step', ylabel='goal energy',
            title='goal energy per step (dashed: missed)')  # fmt: skip
     ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def latency_figure(ticks: list[TickLatency], out: Path, limit_ms: float = 100.0) -> Path:
+    """Camera-to-command latency of every command, split into upstream and actor, with the
+    p95 and the `limit_ms` line."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    if not ticks:
+        raise ValueError('no commands were timed')
+    upstream = np.array([t.upstream_ms for t in ticks])
+    total = np.array([t.total_ms for t in ticks])
+    index = np.arange(len(ticks))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.fill_between(index, 0, upstream, step='mid', alpha=0.5,
+                    label='camera stamp -> actor (render, encode, transport)')  # fmt: skip
+    ax.fill_between(index, upstream, total, step='mid', alpha=0.5, label='actor (plan, publish)')
+    ax.axhline(np.percentile(total, 95), color='C3', ls='--',
+               label=f'p95 {np.percentile(total, 95):.0f} ms')  # fmt: skip
+    ax.axhline(limit_ms, color='k', ls=':', label=f'{limit_ms:.0f} ms')
+    ax.set(xlabel='command', ylabel='ms', ylim=(0, max(limit_ms, total.max()) * 1.1),
+           title='camera-stamp-to-command latency')  # fmt: skip
+    ax.legend(fontsize=7, loc='upper right')
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)

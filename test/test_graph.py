@@ -9,7 +9,13 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from jepa_ros.demo_report import GoalRecord, strip_image, summarize_demo
+from jepa_ros.demo_report import (
+    GoalRecord,
+    latency_figure,
+    strip_image,
+    summarize_demo,
+    TickLatency,
+)
 from jepa_ros.graph import (
     CLASSES,
     graph_config_from_launch,
@@ -79,10 +85,14 @@ def test_demo_summary_and_strip(tmp_path):
         goal_image=image,
         final_image=image,
     )
-    report = summarize_demo([hit, miss], [50.0, 60.0, 70.0, 200.0])
+    ticks = [TickLatency(total, 30.0, total - 30.0) for total in (50.0, 60.0, 70.0, 200.0)]
+    report = summarize_demo([hit, miss], ticks)
     assert report['reached'] == 1 and report['success_rate'] == 0.5
     assert report['control_rate_hz'] == pytest.approx(10.0)
     assert report['latency_ms_p50'] == 65.0 and report['latency_ms_p95'] > 150
+    assert report['latency_ms_max'] == 200.0 and report['upstream_ms_p95'] == 30.0
+    assert report['actor_ms_p50'] == 35.0
+    assert latency_figure(ticks, tmp_path / 'latency.png').stat().st_size > 1000
     assert 'reached' in hit.line() and 'MISSED' in miss.line()
     out = strip_image([hit, miss], tmp_path / 'strip.png')
     with Image.open(out) as strip:

@@ -4,8 +4,8 @@ The nodes talk over real DDS topics (watch with `ros2 topic echo /jepa/status` f
 shell; DDS stays on this machine unless ROS_AUTOMATIC_DISCOVERY_RANGE says otherwise). Prints a
 line per goal (success by simulator ground truth, final distance, steps, time) and a summary with
 the camera-stamp-to-command latency and the control rate; writes a JSON, a PNG strip (start |
-goal | final per goal) and an energy-vs-step plot. Needs rclpy (`pip install '.[ros]'` or a
-sourced ROS 2).
+goal | final per goal), an energy-vs-step plot and a latency-per-command plot. Needs rclpy
+(`pip install '.[ros]'` or a sourced ROS 2).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='commands (and sim camera frames) per second (default 12)',
     )
     parser.add_argument('--out', type=Path, default=Path('demo'),
-                        help='folder for demo.json, demo_strip.png, demo_energy.png')  # fmt: skip
+                        help='folder for demo.json and its three plots')  # fmt: skip
     parser.add_argument('--namespace', default='', help='ROS namespace of every node')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise DemoError(f"needs ROS 2's rclpy ({exc}): pip install '.[ros]' (see README) or "
                         'source your ROS 2 setup') from None  # fmt: skip
-    from jepa_ros.demo_report import energy_figure, strip_image, summarize_demo
+    from jepa_ros.demo_report import energy_figure, latency_figure, strip_image, summarize_demo
 
     config = GraphConfig(checkpoint=args.checkpoint, scene=args.scene, task=args.task,
                          control_rate_hz=args.control_rate, camera_rate_hz=args.control_rate,
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     report = summarize_demo(records, latencies, success_energy)
     report['guardrail'] = guardrail
     print(f"reached {report['reached']}/{report['goals']}; camera-to-command latency p50 "
-          f"{report['latency_ms_p50']:.0f} ms, p95 {report['latency_ms_p95']:.0f} ms; control "
+          f"{report['latency_ms_p50']:.0f} ms, p95 {report['latency_ms_p95']:.0f} ms (upstream "
+          f"p95 {report['upstream_ms_p95']:.0f}, actor p95 {report['actor_ms_p95']:.0f}); control "
           f"rate {report['control_rate_hz']:.1f} Hz; guardrail interventions "
           f"{report['guardrail'].get('total_interventions', 0)} of "
           f"{report['guardrail'].get('commands', 0)} commands")  # fmt: skip
@@ -74,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     (args.out / 'demo.json').write_text(json.dumps(report, indent=2) + '\n')
     strip = strip_image(records, args.out / 'demo_strip.png')
     energy = energy_figure(records, success_energy, args.out / 'demo_energy.png')
-    print(f'results: {args.out / "demo.json"}\nstrip: {strip}\nenergy plot: {energy}')
+    latency = latency_figure(latencies, args.out / 'demo_latency.png')
+    print(
+        f'results: {args.out / "demo.json"}\nstrip: {strip}\nenergy plot: {energy}\n'
+        f'latency plot: {latency}'
+    )
     return 0
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import rclpy
 
-from jepa_ros.demo_report import GoalRecord
+from jepa_ros.demo_report import GoalRecord, TickLatency
 from jepa_ros.graph import graph_specs, GraphConfig
 from jepa_ros.nodes.common import configure_process
 from jepa_ros.nodes.demo_driver import DemoDriver
@@ -22,9 +22,10 @@ def run_demo(
     namespace: str = '',
     torch_threads: int = 1,
     on_goal: Callable[[GoalRecord], None] = lambda record: None,
-) -> tuple[list[GoalRecord], list[float], dict[str, int]]:
-    """Reach `goals` random goal images; returns the goal records, the actor's camera-to-command
-    latencies (ms) and the guardrail's counters. TimeoutError if the graph stops answering."""
+) -> tuple[list[GoalRecord], list[TickLatency], dict[str, int]]:
+    """Reach `goals` random goal images; returns the goal records, the camera-to-command
+    latency of each command and the guardrail's counters. TimeoutError if the graph stops
+    answering."""
     configure_process(torch_threads=torch_threads)
     rclpy.init(args=[])
     graph = None
@@ -43,7 +44,7 @@ def run_demo(
         counters = ('commands', 'total_interventions')
         guardrail = {k: int(v) for k, v in driver.guardrail.items()
                      if k in counters or k.startswith('count_')}  # fmt: skip
-        return records, list(driver.latencies_ms), guardrail
+        return records, list(driver.latencies), guardrail
     finally:
         if graph is not None:
             graph.close()

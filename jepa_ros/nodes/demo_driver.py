@@ -18,7 +18,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
-from jepa_ros.demo_report import GoalRecord
+from jepa_ros.demo_report import GoalRecord, TickLatency
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
     rgb_from_msg,
@@ -43,7 +43,7 @@ class DemoDriver(Node):
         self.goal_image: np.ndarray | None = None
         self.loaded: set[str] = set()
         self.configurator: list[dict[str, str]] = []  # statuses of the configurator, in order
-        self.latencies_ms: list[float] = []
+        self.latencies: list[TickLatency] = []  # one per command the actor sent
         self.command_stamps: list[float] = []  # when the actor published each command
         self.guardrail: dict[str, str] = {}  # the gate's latest counters
         self.create_subscription(DiagnosticArray, STATUS_TOPIC, self.on_status, 100)
@@ -70,7 +70,8 @@ class DemoDriver(Node):
             if node == 'guardrail_node' and 'total_interventions' in values:
                 self.guardrail = values
             if node == 'actor_node' and 'latency_ms' in values:
-                self.latencies_ms.append(float(values['latency_ms']))
+                total, upstream = float(values['latency_ms']), float(values['upstream_ms'])
+                self.latencies.append(TickLatency(total, upstream, total - upstream))
                 self.command_stamps.append(stamp_s(msg.header.stamp))
 
     def on_ee(self, msg: PoseStamped) -> None:
