@@ -62,8 +62,8 @@ def main() -> int:
                 goals, last_goal = goals + 1, time.monotonic()
             time.sleep(0.5)
             if time.monotonic() - window_start >= args.window_s:
-                latencies = driver.latencies_ms[seen:]
-                seen = len(driver.latencies_ms)
+                latencies = [t.total_ms for t in driver.latencies[seen:]]
+                seen = len(driver.latencies)
                 memory = processes.rss_mb()
                 samples.append({
                     't_s': time.monotonic() - start, 'rss_mb': sum(memory.values()),
