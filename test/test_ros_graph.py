@@ -1,7 +1,9 @@
 """ROS graph tests over real rclpy/DDS on localhost (their own ROS_DOMAIN_ID).
 
 They start the nodes in this process (as `jepa-ros demo` does), talk to them only through topics
-and services from a separate test node, and wait on messages (with timeouts), never on sleeps.
+and services from a separate test node, and wait on messages (with timeouts), never on sleeps
+(the gate test plays sensor streams at 20 Hz: its sleeps pace what it sends, not what it waits
+for).
 Skipped without rclpy, unless JEPA_ROS_REQUIRE_ROS=1 (CI), which makes a missing rclpy a failure.
 """
 

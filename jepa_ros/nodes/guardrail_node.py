@@ -60,8 +60,8 @@ PARAMETERS = {
     'max_velocity_rad_s': (1.5, 'largest joint speed (rad/s)'),
     'workspace_min': ([-1.0, -1.0, 0.03], 'end-effector box lower corner (m, base frame)'),
     'workspace_max': ([1.0, 1.0, 1.2], 'end-effector box upper corner (m, base frame)'),
-    'require_arming': (False, 'physical arm: start disarmed, halt on stale sensors, '
-                              'stay halted until armed by the jepa/arm service'),
+    'require_arming': (False, 'physical arm: start disarmed, halt on a lasting fault '
+                              '(halt_after_s), stay halted until armed by the jepa/arm service'),
     'joint_states_timeout_s': (0.5, 'hold when joint_states is older than this'),
     'latent_timeout_s': (1.0, 'hold when jepa/latent is older than this'),
     'proposal_timeout_s': (0.5, 'hold when no proposal came for this long'),
