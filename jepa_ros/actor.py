@@ -46,7 +46,7 @@ class Actor:
         """The cost terms of sequences: (latent, goal, joints, actions (S, H, A)) -> (T, S),
         rows in `TrajectoryCost.TERMS` order."""
         if not self.trace:
-            return lambda *args: torch.stack([self.cost(*args)[1][n] for n in self.cost.TERMS])
+            return self.cost.term_rows
         if self._terms is None:
             self._terms = traced_terms(self.cost, self.planner.config.horizon,
                                        self.planner.action_dim)  # fmt: skip

@@ -148,6 +148,13 @@ class TrajectoryCost:
         total = torch.stack(list(terms.values())).sum(dim=0)
         return total, terms
 
+    def term_rows(
+        self, latent: torch.Tensor, goal: torch.Tensor, joints: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """The terms as one tensor (T, S), a row per name in TERMS; the total is its sum."""
+        _, terms = self(latent, goal, joints, actions)
+        return torch.stack([terms[name] for name in self.TERMS])
+
     def guardrail_terms(
         self, joints: torch.Tensor, actions: torch.Tensor
     ) -> dict[str, torch.Tensor]:
@@ -183,23 +190,23 @@ class _Terms(torch.nn.Module):
         self.cost = cost
 
     def forward(self, latent, goal, joints, actions):
-        _, terms = self.cost(latent, goal, joints, actions)
-        return torch.stack([terms[name] for name in TrajectoryCost.TERMS])
+        return self.cost.term_rows(latent, goal, joints, actions)
 
 
 TermCosts = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def traced_terms(cost: TrajectoryCost, horizon: int, action_dim: int) -> TermCosts:
-    """`cost`'s terms for sequences of `horizon` steps as a TorchScript trace:
+    """`cost.term_rows` for sequences of `horizon` steps as a TorchScript trace:
     (latent (D,), goal (D,), joints (A,), actions (S, H, A)) -> (T, S), one row per name in
     `TrajectoryCost.TERMS`; the same numbers as the eager cost for any S, differentiable in the
     actions.
 
     Why: TorchScript runs the whole graph without holding the GIL. In the ROS nodes the planner
     shares its process with executor threads (and, in `jepa-ros demo`, the simulator's renderer);
-    the eager cost is a few hundred small torch calls that each wait for the GIL (measured on one
-    core: 4.8 ms alone, 43 ms beside one busy Python thread; traced 3.1 ms and 4.4 ms).
+    the eager cost is a few hundred small torch calls that each wait for the GIL. A plan of the
+    default task (`benchmarks/plan_speed.py`, one torch thread): 11.5 ms alone and 112 ms beside
+    one busy Python thread with the eager cost; 7.5 ms and 13.8 ms traced.
     torch marks `torch.jit.trace` deprecated in favour of `torch.compile`/`torch.export`, whose
     programs run from Python and so hold the GIL; the pinned torch still traces, and
     `Actor(trace=False)` plans the same numbers without it.

@@ -79,7 +79,7 @@ class ActorNode(Node):
         self.task = load_task(self.params['task'], self.params['tasks_file'] or None)
         self.actor = None
         self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
-                              prepare=self.build_actor)  # fmt: skip
+                              prepare=self.prepare_actor)  # fmt: skip
         self.goal: torch.Tensor | None = None
         self.joints: np.ndarray | None = None
         self.lock = threading.Lock()  # goal, joints and the actor, across callback groups
@@ -117,10 +117,10 @@ class ActorNode(Node):
                 if task != self.task:
                     self.task = task
                     if self.slot.model is not None:
-                        self.build_actor(self.slot.model)
+                        self.prepare_actor(self.slot.model)
                 self.status.report(OK, f'task set to {parameter.value!r}')
 
-    def build_actor(self, model) -> None:
+    def prepare_actor(self, model) -> None:
         """The task's actor for `model`, its cost traced now (not on a control tick), then
         swapped in between two plans."""
         actor = build_actor(model, self.scene, self.limits, self.task, self.params['seed'])

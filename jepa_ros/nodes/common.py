@@ -3,7 +3,7 @@ status reporting on `jepa/status`, and `run_node`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import sys
 from typing import Any
 
@@ -202,7 +202,12 @@ class ModelSlot:
     should not land on the first control tick)."""
 
     def __init__(
-        self, node: Node, checkpoint: str, scene, status: StatusReporter, prepare=None
+        self,
+        node: Node,
+        checkpoint: str,
+        scene,
+        status: StatusReporter,
+        prepare: Callable[[Any], None] | None = None,
     ) -> None:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
