@@ -257,13 +257,14 @@ def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
 
     from jepa_ros.nodes.common import seconds
 
-    halt_after = 1.5
+    # Timeouts well above the 50 ms feed period, a gap well between the timeout and the halt
+    timeout, gap, halt_after = 0.25, 0.6, 2.0
     spec = NodeSpec(
         'guardrail_node',
         {
             'require_arming': True,
-            'latent_timeout_s': 0.1,
-            'proposal_timeout_s': 0.1,
+            'latent_timeout_s': timeout,
+            'proposal_timeout_s': timeout,
             'halt_after_s': halt_after,
         },
     )
@@ -313,10 +314,10 @@ def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
         assert len(commands) >= 3, 'commands once armed'
         # A short gap in the latents: one hold, no halt, then the gate passes proposals again
         holds = len(probe.status_of('guardrail_node', 'hold_stale'))
-        feed(0.4, False)
+        feed(gap, False)
         gap_end = probe.now_s()
         feed(10, True, until=lambda: sum(t > gap_end for t in commands) >= 3)
-        assert len(probe.status_of('guardrail_node', 'hold_stale')) == holds + 1
+        assert len(probe.status_of('guardrail_node', 'hold_stale')) > holds, 'a hold in the gap'
         assert not probe.status_of('guardrail_node', 'halt: '), 'a short gap does not halt'
         assert sum(t > gap_end for t in commands) >= 3, 'commands resume after a short gap'
         # A lasting fault: hold, then halt once the latent has been silent for halt_after_s
