@@ -70,10 +70,7 @@ def main() -> int:
     torch.set_num_threads(1)
     model, _ = load_checkpoint(args.checkpoint)
     scene = load_scene('panda')
-    urdf = scene.urdf()
-    joints = [urdf.joint(n) for n in scene.controlled_joints]
-    limits = JointLimits(np.array([j.lower for j in joints]), np.array([j.upper for j in joints]),
-                         scene.max_step_rad)  # fmt: skip
+    limits = JointLimits.from_scene(scene)
     task = load_task(args.task)
     runs = []
     for trace in (False, True):

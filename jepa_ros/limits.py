@@ -24,6 +24,14 @@ class JointLimits:
         object.__setattr__(self, 'lower', lower)
         object.__setattr__(self, 'upper', upper)
 
+    @classmethod
+    def from_scene(cls, scene) -> JointLimits:
+        """The scene's controlled joints' URDF position limits and its step limit."""
+        urdf = scene.urdf()
+        joints = [urdf.joint(n) for n in scene.controlled_joints]
+        return cls(np.array([j.lower for j in joints]), np.array([j.upper for j in joints]),
+                   scene.max_step_rad)  # fmt: skip
+
     def clip(self, action: np.ndarray, joints: np.ndarray) -> np.ndarray:
         """Clip a joint delta (A,) to ±max_step, then so that joints + delta stays in range."""
         delta = np.clip(action, -self.max_step, self.max_step)

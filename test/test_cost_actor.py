@@ -150,3 +150,11 @@ def test_summary_of_episodes():
     assert summary['median_steps_to_success'] == 2.0
     assert summary['median_final_distance_m'] == pytest.approx(0.04)
     assert summary['plan_ms_p50'] == 20.0 and summary['episodes'] == 2
+
+
+def test_joint_limits_from_the_scene_urdf_match_the_simulator(tiny_scene):
+    limits = JointLimits.from_scene(tiny_scene)
+    with ArmWorld(tiny_scene) as world:
+        np.testing.assert_allclose(limits.lower, world.limits.lower)
+        np.testing.assert_allclose(limits.upper, world.limits.upper)
+        assert limits.max_step == world.limits.max_step == tiny_scene.max_step_rad

@@ -56,14 +56,6 @@ PARAMETERS = {
 }
 
 
-def scene_limits(scene) -> JointLimits:
-    """The controlled joints' URDF position limits and the scene's step limit."""
-    urdf = scene.urdf()
-    joints = [urdf.joint(n) for n in scene.controlled_joints]
-    return JointLimits(np.array([j.lower for j in joints]), np.array([j.upper for j in joints]),
-                       scene.max_step_rad)  # fmt: skip
-
-
 START_ONLY = ('checkpoint', 'scene', 'tasks_file', 'seed')  # parameters read at start only
 
 
@@ -74,7 +66,7 @@ class ActorNode(Node):
         if not self.params['control_rate_hz'] > 0:
             raise ValueError(f'control_rate_hz must be > 0, got {self.params["control_rate_hz"]}')
         self.scene = load_scene(self.params['scene'])
-        self.limits = scene_limits(self.scene)
+        self.limits = JointLimits.from_scene(self.scene)
         self.status = StatusReporter(self, 'actor')
         self.task = load_task(self.params['task'], self.params['tasks_file'] or None)
         self.actor = None
