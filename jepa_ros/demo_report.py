@@ -14,6 +14,17 @@ import numpy as np
 from jepa_ros.evaluation import SUCCESS_DISTANCE_M
 
 
+@dataclass(frozen=True)
+class TickLatency:
+    """One command's camera-stamp-to-publish latency and its two parts (ms): `upstream`, from
+    the camera stamp to the actor's callback (render, encode, transport, waiting), and
+    `actor`, the actor's callback up to the publish (the plan, mostly)."""
+
+    total_ms: float
+    upstream_ms: float
+    actor_ms: float
+
+
 @dataclass
 class GoalRecord:
     """One goal of the demo. Distances are simulator ground truth (scoring only)."""
@@ -26,6 +37,7 @@ class GoalRecord:
     seconds: float = 0.0  # from asking for the goal to the configurator's decision
     command_seconds: float = 0.0  # from the first command to the last
     energies: list[float] = field(default_factory=list)
+    latencies: list[TickLatency] = field(default_factory=list)  # of this goal's commands
     start_image: np.ndarray | None = None  # (H, W, 3)
     goal_image: np.ndarray | None = None
     final_image: np.ndarray | None = None
@@ -42,17 +54,6 @@ class GoalRecord:
         )
 
 
-@dataclass(frozen=True)
-class TickLatency:
-    """One command's camera-stamp-to-publish latency and its two parts (ms): `upstream`, from
-    the camera stamp to the actor's callback (render, encode, transport, waiting), and
-    `actor`, the actor's callback up to the publish (the plan, mostly)."""
-
-    total_ms: float
-    upstream_ms: float
-    actor_ms: float
-
-
 def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
     have = len(values) > 0
     return {
@@ -62,11 +63,38 @@ def _percentiles(values: list[float], prefix: str) -> dict[str, float | None]:
     }
 
 
+def latency_growth(records: list[GoalRecord]) -> dict[str, float | None]:
+    """Whether latency grows within a goal (a backlog): the p95 of every goal's second half of
+    commands against the p95 of the first halves, pooled over the goals with >= 4 commands, and
+    the worst single goal's ratio."""
+    first, second, ratios = [], [], []
+    for record in records:
+        totals = [t.total_ms for t in record.latencies]
+        if len(totals) < 4:
+            continue
+        half = len(totals) // 2
+        first += totals[:half]
+        second += totals[half:]
+        ratios.append(np.percentile(totals[half:], 95) / np.percentile(totals[:half], 95))
+    if not first:
+        return {'latency_growth': None, 'latency_growth_worst_goal': None}
+    return {
+        'latency_ms_p95_first_halves': float(np.percentile(first, 95)),
+        'latency_ms_p95_second_halves': float(np.percentile(second, 95)),
+        'latency_growth': float(np.percentile(second, 95) / np.percentile(first, 95)),
+        'latency_growth_worst_goal': float(max(ratios)),
+    }
+
+
 def summarize_demo(
-    records: list[GoalRecord], ticks: list[TickLatency], success_energy: float | None = None
+    records: list[GoalRecord],
+    ticks: list[TickLatency],
+    success_energy: float | None = None,
+    stages: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The demo's JSON: success, distances, steps, camera-to-command latency (and its parts),
-    control rate."""
+    """The demo's JSON: success, distances, steps, camera-to-command latency (and its parts,
+    and whether it grows within a goal), control rate, and the messages each stage took and
+    skipped (`stages`: node -> counters from its status)."""
     finals = np.array([r.final_distance_m for r in records])
     commands = sum(r.commands for r in records)
     busy = sum(r.command_seconds for r in records)
@@ -80,11 +108,13 @@ def summarize_demo(
         **_percentiles([t.total_ms for t in ticks], 'latency_ms'),
         **_percentiles([t.upstream_ms for t in ticks], 'upstream_ms'),
         **_percentiles([t.actor_ms for t in ticks], 'actor_ms'),
+        **latency_growth(records),
         'control_rate_hz': float(np.median(rates)) if rates else None,
         'commands': commands,
         'commanding_seconds': busy,
         'mean_control_rate_hz': (commands - len(records)) / busy if busy > 0 else None,
         'success_energy': success_energy,
+        'stages': stages or {},
         'per_goal': [
             {
                 'outcome': r.outcome,
@@ -92,10 +122,42 @@ def summarize_demo(
                 'steps': r.ticks,
                 'commands': r.commands,
                 'seconds': r.seconds,
+                **_percentiles([t.total_ms for t in r.latencies], 'latency_ms'),
             }
             for r in records
         ],  # fmt: skip
     }
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """The demo's last line: goals reached, latency, sustained rate, skips, interventions."""
+
+    def ms(key: str) -> str:
+        value = report.get(key)
+        return '-' if value is None else f'{value:.0f}'
+
+    rate = report['control_rate_hz']
+    skips = ', '.join(_stage_text(node, c) for node, c in report['stages'].items())
+    guardrail = report.get('guardrail', {})
+    return (
+        f'reached {report["reached"]}/{report["goals"]}; camera-to-command latency p50 '
+        f'{ms("latency_ms_p50")} ms, p95 {ms("latency_ms_p95")} ms (upstream p95 '
+        f'{ms("upstream_ms_p95")}, actor p95 {ms("actor_ms_p95")}); control rate '
+        f'{"-" if rate is None else f"{rate:.1f}"} Hz; inputs skipped by each stage: '
+        f'{skips or "-"}; guardrail interventions {guardrail.get("total_interventions", 0)} of '
+        f'{guardrail.get("commands", 0)} commands'
+    )
+
+
+def _stage_text(node: str, counters: dict[str, Any]) -> str:
+    """'actor 3 of 140 (+5 held back by the rate)': inputs skipped of all that came."""
+    received, skipped = counters['received'], counters['skipped']
+    if not isinstance(skipped, int):  # the middleware gave no sequence numbers
+        return f'{node} ? of {received}+'
+    held = counters.get('held_back')
+    return f'{node} {skipped} of {received + skipped}' + (
+        f' (+{held} held back by the rate)' if held else ''
+    )
 
 
 def strip_image(records: list[GoalRecord], out: Path, scale: int = 2) -> Path:

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from jepa_ros.frames import RateMeter
+
 
 class Reason(str, Enum):
     """Reason codes of interventions (see docs/safety.md)."""
@@ -247,27 +249,55 @@ class Guardrails:
 
 class Watchdog:
     """Which inputs went stale: `touch(name, now)` on every message, `stale(now)` lists the
-    inputs not seen within their timeout (never-seen inputs are stale)."""
+    inputs not seen within their timeout (never-seen inputs are stale).
 
-    def __init__(self, timeouts_s: Mapping[str, float]) -> None:
+    With `ticks`, an input's timeout follows the rate it really comes at: `ticks` of its median
+    interval (`RateMeter`), never less than its given timeout and never more than
+    `max_timeout_s`. A slower but steady input is then not stale, and a silent one is after
+    `ticks` of its own periods.
+    """
+
+    def __init__(
+        self,
+        timeouts_s: Mapping[str, float],
+        ticks: float | None = None,
+        max_timeout_s: float = math.inf,
+        history: int = 8,
+    ) -> None:
         for name, timeout in timeouts_s.items():
             if not timeout > 0:
                 raise ValueError(f'timeout of {name!r} must be > 0, got {timeout!r}')
+            if not timeout <= max_timeout_s:
+                raise ValueError(f'timeout of {name!r} ({timeout!r}) exceeds max_timeout_s '
+                                 f'({max_timeout_s!r})')  # fmt: skip
+        if ticks is not None and not ticks >= 1:
+            raise ValueError(f'ticks must be >= 1, got {ticks!r}')
         self.timeouts_s = dict(timeouts_s)
+        self.ticks = ticks
+        self.max_timeout_s = max_timeout_s
+        self.rates = {name: RateMeter(history, max_timeout_s) for name in self.timeouts_s}
         self.last_seen: dict[str, float] = {}
 
     def touch(self, name: str, now: float) -> None:
         if name not in self.timeouts_s:
             raise KeyError(f'unknown watchdog input {name!r}')
         self.last_seen[name] = now
+        self.rates[name].tick(now)
 
     def forget(self, name: str) -> None:
         self.last_seen.pop(name, None)
+
+    def timeout_s(self, name: str) -> float:
+        """How long `name` may be silent before it is stale."""
+        period = self.rates[name].period_s
+        if self.ticks is None or period is None:
+            return self.timeouts_s[name]
+        return min(max(self.timeouts_s[name], self.ticks * period), self.max_timeout_s)
 
     def silent_s(self, name: str, now: float) -> float:
         """Seconds since `name` was last seen (inf if never)."""
         return now - self.last_seen.get(name, -math.inf)
 
     def stale(self, now: float) -> list[str]:
-        return [name for name, timeout in self.timeouts_s.items()
-                if self.silent_s(name, now) > timeout]  # fmt: skip
+        return [name for name in self.timeouts_s
+                if self.silent_s(name, now) >= self.timeout_s(name)]  # fmt: skip

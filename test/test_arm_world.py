@@ -115,3 +115,15 @@ def test_goals_are_reached_by_max_step_actions(world):
             world.move(goal.joints - world.joints())
         reached += np.linalg.norm(world.ee_position() - goal.ee_position) < 0.01
     assert reached >= 9
+
+
+def test_the_render_process_renders_what_the_world_renders(world, tiny_scene):
+    from jepa_ros.envs.render_process import RenderProcess
+
+    with RenderProcess(tiny_scene) as renderer:
+        for seed in (1, 2):
+            joints = world.sample_configuration(np.random.default_rng(seed))
+            np.testing.assert_array_equal(renderer.render(joints), world.reset(joints).images)
+        with pytest.raises(ValueError, match='shape'):
+            renderer.render(np.zeros(3))
+    assert not renderer.running, 'closing ends the child process'

@@ -14,6 +14,7 @@ from jepa_ros.demo_report import (
     latency_figure,
     strip_image,
     summarize_demo,
+    summary_line,
     TickLatency,
 )
 from jepa_ros.graph import (
@@ -86,12 +87,24 @@ def test_demo_summary_and_strip(tmp_path):
         final_image=image,
     )
     ticks = [TickLatency(total, 30.0, total - 30.0) for total in (50.0, 60.0, 70.0, 200.0)]
-    report = summarize_demo([hit, miss], ticks)
+    hit.latencies = [TickLatency(t, 30.0, t - 30.0) for t in (50.0, 52.0, 51.0, 53.0)]
+    miss.latencies = [TickLatency(t, 30.0, t - 30.0) for t in (50.0, 60.0, 100.0, 200.0)]
+    stages = {'perception': {'received': 90, 'skipped': 10},
+              'actor': {'received': 80, 'skipped': 0, 'held_back': 5}}  # fmt: skip
+    report = summarize_demo([hit, miss], ticks, stages=stages)
     assert report['reached'] == 1 and report['success_rate'] == 0.5
     assert report['control_rate_hz'] == pytest.approx(10.0)
     assert report['latency_ms_p50'] == 65.0 and report['latency_ms_p95'] > 150
     assert report['latency_ms_max'] == 200.0 and report['upstream_ms_p95'] == 30.0
     assert report['actor_ms_p50'] == 35.0
+    # Latency growing within the missed goal (a backlog) shows in the halves' p95
+    first_halves = [50.0, 52.0, 50.0, 60.0]
+    assert report['latency_ms_p95_first_halves'] == pytest.approx(np.percentile(first_halves, 95))
+    assert report['latency_growth'] > 2 and report['latency_growth_worst_goal'] > 3
+    assert report['per_goal'][1]['latency_ms_max'] == 200.0
+    line = summary_line({**report, 'guardrail': {'total_interventions': 3, 'commands': 40}})
+    assert 'perception 10 of 100' in line and 'actor 0 of 80 (+5 held back' in line
+    assert line.startswith('reached 1/2;') and '3 of 40 commands' in line
     assert latency_figure(ticks, tmp_path / 'latency.png').stat().st_size > 1000
     assert 'reached' in hit.line() and 'MISSED' in miss.line()
     out = strip_image([hit, miss], tmp_path / 'strip.png')

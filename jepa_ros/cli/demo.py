@@ -49,28 +49,29 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise DemoError(f"needs ROS 2's rclpy ({exc}): pip install '.[ros]' (see README) or "
                         'source your ROS 2 setup') from None  # fmt: skip
-    from jepa_ros.demo_report import energy_figure, latency_figure, strip_image, summarize_demo
+    from jepa_ros.demo_report import (
+        energy_figure,
+        latency_figure,
+        strip_image,
+        summarize_demo,
+        summary_line,
+    )
 
     config = GraphConfig(checkpoint=args.checkpoint, scene=args.scene, task=args.task,
                          control_rate_hz=args.control_rate, camera_rate_hz=args.control_rate,
                          max_ticks=args.budget)  # fmt: skip
     print('starting the graph: sim, perception, world model, guardrail, actor, configurator')
     try:
-        records, latencies, guardrail = run_demo(
+        records, latencies, counters = run_demo(
             config, args.goals, args.namespace, args.threads,
             on_goal=lambda record: print(record.line(), flush=True),
         )  # fmt: skip
     except TimeoutError as exc:
         raise DemoError(str(exc)) from None
     success_energy = _success_energy(args)
-    report = summarize_demo(records, latencies, success_energy)
-    report['guardrail'] = guardrail
-    print(f"reached {report['reached']}/{report['goals']}; camera-to-command latency p50 "
-          f"{report['latency_ms_p50']:.0f} ms, p95 {report['latency_ms_p95']:.0f} ms (upstream "
-          f"p95 {report['upstream_ms_p95']:.0f}, actor p95 {report['actor_ms_p95']:.0f}); control "
-          f"rate {report['control_rate_hz']:.1f} Hz; guardrail interventions "
-          f"{report['guardrail'].get('total_interventions', 0)} of "
-          f"{report['guardrail'].get('commands', 0)} commands")  # fmt: skip
+    report = summarize_demo(records, latencies, success_energy, counters['stages'])
+    report['guardrail'] = counters['guardrail']
+    print(summary_line(report))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'demo.json').write_text(json.dumps(report, indent=2) + '\n')
     strip = strip_image(records, args.out / 'demo_strip.png')

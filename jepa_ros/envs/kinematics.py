@@ -7,6 +7,7 @@ simulator ground truth. Glossary: B batch, A controlled joints, L links.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -24,13 +25,24 @@ def _rpy_matrix(rpy: Sequence[float]) -> torch.Tensor:
     ])  # fmt: skip
 
 
-def _axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    """Rodrigues: unit axis (3,), angles (B,) -> rotations (B, 3, 3)."""
+def _skew(axis: Sequence[float]) -> torch.Tensor:
+    """The cross-product matrix (3, 3) of a unit axis, float64."""
     x, y, z = axis
-    k = torch.tensor([[0, -z, y], [z, 0, -x], [-y, x, 0]], dtype=angle.dtype)
-    eye = torch.eye(3, dtype=angle.dtype)
-    s, c = angle.sin()[:, None, None], angle.cos()[:, None, None]
-    return eye + s * k + (1 - c) * (k @ k)
+    return torch.tensor([[0, -z, y], [z, 0, -x], [-y, x, 0]], dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One joint of a chain, its constant parts computed once (float64)."""
+
+    origin_xyz: torch.Tensor  # (3,) the joint's origin in its parent frame
+    origin_rotation: torch.Tensor  # (3, 3)
+    kind: str  # 'revolute' (also continuous), 'prismatic' or 'fixed' (anything that stays)
+    axis: torch.Tensor  # (3,)
+    skew: torch.Tensor  # (3, 3): K, so that a rotation by q is I + sin q K + (1 - cos q) K^2
+    skew2: torch.Tensor  # (3, 3): K @ K
+    column: int | None  # the joint's column among the controlled joints, None if not one
+    value: float  # its position when not controlled
 
 
 class ForwardKinematics:
@@ -51,6 +63,8 @@ class ForwardKinematics:
         self.links = list(links)
         self.fixed = dict(fixed or {})
         by_child = {j.child: j for j in urdf.joints}
+        for name in self.controlled:
+            urdf.joint(name)  # raises for unknown names
         self.chains: list[list[UrdfJoint]] = []
         for link in self.links:
             if link not in urdf.links:
@@ -60,35 +74,52 @@ class ForwardKinematics:
                 chain.append(by_child[link])
                 link = by_child[link].parent
             self.chains.append(chain[::-1])  # root first
-        for name in self.controlled:
-            urdf.joint(name)  # raises for unknown names
+        self._steps = [[self._step(joint) for joint in chain] for chain in self.chains]
+        self._eye = torch.eye(3, dtype=torch.float64)
+
+    def _step(self, joint: UrdfJoint) -> _Step:
+        kinds = {'revolute': 'revolute', 'continuous': 'revolute', 'prismatic': 'prismatic'}
+        column = self.controlled.index(joint.name) if joint.name in self.controlled else None
+        skew = _skew(joint.axis)
+        return _Step(
+            origin_xyz=torch.tensor(joint.xyz, dtype=torch.float64),
+            origin_rotation=_rpy_matrix(joint.rpy),
+            kind=kinds.get(joint.type, 'fixed'),
+            axis=torch.tensor(joint.axis, dtype=torch.float64),
+            skew=skew,
+            skew2=skew @ skew,
+            column=column,
+            value=float(self.fixed.get(joint.name, 0.0)),
+        )
 
     def __call__(self, joints: torch.Tensor) -> torch.Tensor:
         joints = joints.to(torch.float64)
         b = joints.shape[0]
         positions = []
-        for chain in self.chains:
-            rotation = torch.eye(3, dtype=torch.float64).expand(b, 3, 3)
+        for steps in self._steps:
+            rotation = self._eye.expand(b, 3, 3)
             position = torch.zeros(b, 3, dtype=torch.float64)
-            for joint in chain:
+            for step in steps:
                 # Step 1. Fixed origin of the joint in its parent frame
-                position = position + rotation @ torch.tensor(joint.xyz, dtype=torch.float64)
-                rotation = rotation @ _rpy_matrix(joint.rpy)
+                position = position + rotation @ step.origin_xyz
+                rotation = rotation @ step.origin_rotation
+                if step.kind == 'fixed':
+                    continue
                 # Step 2. Motion of the joint about/along its axis
-                if joint.type in ('revolute', 'continuous', 'prismatic'):
-                    q = self._joint_value(joint.name, joints)  # (B,)
-                    axis = torch.tensor(joint.axis, dtype=torch.float64)
-                    if joint.type == 'prismatic':
-                        position = position + (rotation @ axis) * q[:, None]
-                    else:
-                        rotation = rotation @ _axis_angle(axis, q)
+                q = self._joint_value(step, joints)  # (B,)
+                if step.kind == 'prismatic':
+                    position = position + (rotation @ step.axis) * q[:, None]
+                else:  # Rodrigues: I + sin q K + (1 - cos q) K^2, (B, 3, 3)
+                    s, c = q.sin()[:, None, None], q.cos()[:, None, None]
+                    rotation = rotation @ (self._eye + s * step.skew + (1 - c) * step.skew2)
             positions.append(position)
         return torch.stack(positions, dim=1)
 
-    def _joint_value(self, name: str, joints: torch.Tensor) -> torch.Tensor:
-        if name in self.controlled:
-            return joints[:, self.controlled.index(name)]
-        return torch.full((joints.shape[0],), self.fixed.get(name, 0.0), dtype=joints.dtype)
+    @staticmethod
+    def _joint_value(step: _Step, joints: torch.Tensor) -> torch.Tensor:
+        if step.column is not None:
+            return joints[:, step.column]
+        return torch.full((joints.shape[0],), step.value, dtype=joints.dtype)
 
 
 class Proprioception:

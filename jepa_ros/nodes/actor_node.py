@@ -1,11 +1,14 @@
 """actor_node: mode-2 MPC in latent space, with the world model loaded in-process.
 
 Consumes `jepa/latent`, `jepa/goal_latent` and `joint_states`; for each new latent (at most
-`control_rate_hz` a second) it plans by minimising the task's cost and publishes the first action
-as a one-point `jepa/command_proposal` (joints + action, reached `1/control_rate_hz` s later)
-for the guardrail to check. Planning runs in its own callback group, so the node keeps taking
-messages and parameter changes while it plans. Idle (sends nothing) until a goal latent comes
-and again after the configurator clears it (an empty goal latent).
+`control_rate_hz` a second) it plans by minimising the task's cost from the joints measured when
+that frame was taken, and publishes the first action as a one-point `jepa/command_proposal`
+(those joints + action, reached when the next command is due) for the guardrail to check.
+Planning runs in its own callback group, so the node keeps taking messages and parameter changes
+while it plans. Only the newest latent is kept: when a plan takes longer than the period, the
+actor plans at the rate it can sustain, on the newest frame, and says so on `jepa/status`
+(`rate_hz`, and the latents it skipped). Idle (sends nothing) until a goal latent comes and again
+after the configurator clears it (an empty goal latent).
 
 The `task` parameter (a name from config/tasks.yaml) selects planner and cost; the configurator
 sets it at run time, and a change rebuilds the planner between ticks.
@@ -26,6 +29,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from jepa_ros.configurator import build_actor, load_task
 from jepa_ros.envs.scene import load_scene
+from jepa_ros.frames import FrameCounter, JointHistory, RateMeter
 from jepa_ros.images import ImageError
 from jepa_ros.limits import JointLimits
 from jepa_ros.nodes.common import (
@@ -41,10 +45,10 @@ from jepa_ros.nodes.common import (
     parameter_error,
     run_node,
     seconds,
-    SENSOR_QOS,
     stamp_s,
     STATE_QOS,
     StatusReporter,
+    subscribe_newest,
 )  # fmt: skip
 
 PARAMETERS = {
@@ -73,16 +77,20 @@ class ActorNode(Node):
         self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
                               prepare=self.prepare_actor)  # fmt: skip
         self.goal: torch.Tensor | None = None
-        self.joints: np.ndarray | None = None
+        self.joints = JointHistory()  # measured joints by stamp
         self.lock = threading.Lock()  # goal, joints and the actor, across callback groups
         self.last_plan = -np.inf
         self.ticks = 0
+        self.latents = FrameCounter()  # latents taken, and skipped while planning
+        self.held_back = 0  # latents taken but not planned on (control_rate_hz)
+        self.rate = RateMeter(max_interval_s=1.0)  # plans while reaching
+        self.below_rate = False
         self.publisher = self.create_publisher(JointTrajectory, 'jepa/command_proposal',
                                                COMMAND_QOS)  # fmt: skip
         planning = MutuallyExclusiveCallbackGroup()
         inputs = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS,
-                                 callback_group=planning)  # fmt: skip
+        subscribe_newest(self, Image, 'jepa/latent', self.on_latent, self.latents,
+                         callback_group=planning)  # fmt: skip
         self.create_subscription(Image, 'jepa/goal_latent', self.on_goal, LATCHED_QOS,
                                  callback_group=inputs)  # fmt: skip
         self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS,
@@ -144,18 +152,22 @@ class ActorNode(Node):
         except (KeyError, ValueError) as exc:
             self.status.report(ERROR, f'joint_states unusable, no command: missing {exc}')
             with self.lock:
-                self.joints = None
+                self.joints.clear()
             return
         with self.lock:
-            self.joints = joints
+            self.joints.add(stamp_s(msg.header.stamp) or self.now_s(), joints)
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
 
     def on_latent(self, msg: Image) -> None:
         received = time.perf_counter()
         if self.goal is None or self.slot.model is None:
             return
-        now = self.get_clock().now().nanoseconds * 1e-9
-        upstream = now - stamp_s(msg.header.stamp)  # camera stamp -> this callback
+        now = self.now_s()
+        stamp = stamp_s(msg.header.stamp)
         if now - self.last_plan < 0.8 / self.params['control_rate_hz']:
+            self.held_back += 1
             return  # at most control_rate_hz plans a second
         try:
             latent = latent_from_msg(msg, self.slot.model.config.latent_dim)
@@ -163,27 +175,50 @@ class ActorNode(Node):
             self.status.report(ERROR, f'latent rejected: {exc}')
             return
         with self.lock:
-            goal, joints, actor = self.goal, self.joints, self.actor
+            goal, actor = self.goal, self.actor
+            joints = self.joints.at(stamp)  # what the arm measured when the frame was taken
+            if joints is None:
+                joints = self.joints.latest
         if goal is None or latent is None or joints is None or actor is None:
             return
         with torch.no_grad():
             action, info = actor.act(torch.from_numpy(latent), joints, goal)
+        self.rate.tick(now)
         self.last_plan = now
         self.publish(joints + action)
         self.ticks += 1
-        latency = self.get_clock().now().nanoseconds * 1e-9 - stamp_s(msg.header.stamp)
-        self.status.report(OK, 'planning', mode=self.mode, ticks=self.ticks,
+        done = self.now_s()
+        tick_ms = 1000 * (time.perf_counter() - received)
+        self.status.report(OK, self.rate_message(tick_ms), mode=self.mode, ticks=self.ticks,
                            goal_energy=info['goal_energy'], plan_ms=info['plan_ms'],
-                           upstream_ms=1000 * upstream,
-                           callback_ms=1000 * (time.perf_counter() - received),
-                           latency_ms=1000 * latency)  # fmt: skip
+                           upstream_ms=1000 * (now - stamp), callback_ms=tick_ms,
+                           latency_ms=1000 * (done - stamp), rate_hz=self.rate.hz or 0.0,
+                           control_rate_hz=self.params['control_rate_hz'],
+                           latents_held_back=self.held_back,
+                           **self.latents.report('latents'))  # fmt: skip
+
+    def rate_message(self, tick_ms: float) -> str:
+        """'planning', or why the sustained rate is below control_rate_hz (logged on change)."""
+        target, rate = self.params['control_rate_hz'], self.rate.hz
+        below = rate is not None and rate < 0.9 * target
+        if below:
+            why = (f'a tick takes {tick_ms:.0f} ms' if tick_ms > 800 / target
+                   else 'newer latents come no faster')  # fmt: skip
+            message = f'planning at {rate:.1f} Hz, below control_rate_hz {target:g}: {why}'
+        else:
+            message = 'planning'
+        if below != self.below_rate:
+            self.below_rate = below
+            self.get_logger().info(message if below else f'planning at {target:g} Hz again')
+        return message
 
     def publish(self, target: np.ndarray) -> None:
+        """A one-point proposal, reached when the next command is due (the sustained period,
+        never sooner than 1 / control_rate_hz)."""
+        period = max(1.0 / self.params['control_rate_hz'], self.rate.period_s or 0.0)
         msg = JointTrajectory(joint_names=list(self.scene.controlled_joints))  # stamp 0: now
-        point = JointTrajectoryPoint(
-            positions=[float(v) for v in target],
-            time_from_start=seconds(1.0 / self.params['control_rate_hz']),
-        )
+        point = JointTrajectoryPoint(positions=[float(v) for v in target],
+                                     time_from_start=seconds(period))  # fmt: skip
         msg.points = [point]
         self.publisher.publish(msg)
 

@@ -14,10 +14,12 @@ from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
+from jepa_ros.frames import FrameCounter
 from jepa_ros.images import decode_latent, decode_rgb, encode_latent, LATENT_ENCODING
 from jepa_ros.share import find_shared
 
@@ -29,8 +31,13 @@ COMMAND_QOS = QoSProfile(
 LATCHED_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
-STATE_QOS = QoSProfile(depth=10)
-SENSOR_QOS = qos_profile_sensor_data  # images and latents: best effort, keep last 5
+# Images and latents: sensor-data QoS (best effort) keeping only the newest message, so a stage
+# that was busy takes the newest frame when it is free and never works through old ones.
+SENSOR_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE
+)
+# Joint states and poses: reliable, newest only (a node needs the current position)
+STATE_QOS = QoSProfile(depth=1)
 STATUS_TOPIC = 'jepa/status'
 DEFAULT_CHECKPOINT = 'jepa_panda.pt'
 # Parameters of every node that loads the world model: name -> (default, description)
@@ -65,6 +72,38 @@ def parameter_error(parameter, tasks_file: str, start_only: tuple[str, ...]) -> 
         except TaskError as exc:
             return str(exc)
     return None
+
+
+# rclpy >= Iron hands a callback with two arguments the message info (sequence numbers)
+MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
+
+
+def subscribe_newest(
+    node: Node,
+    msg_type,
+    topic: str,
+    callback: Callable[[Any], None],
+    counter: FrameCounter,
+    qos: QoSProfile = SENSOR_QOS,
+    callback_group=None,
+) -> Subscription:
+    """Subscribe keeping only the newest message (`qos` of depth 1) and count in `counter` the
+    ones that came while the node was busy and were never taken (from the publisher's sequence
+    numbers; where rclpy gives none, only what was received)."""
+    if MESSAGE_INFO:
+
+        def on_message(msg, info) -> None:
+            gid = info.get('publisher_gid')
+            counter.count(gid and bytes(gid['data']), info.get('publication_sequence_number'))
+            callback(msg)
+    else:
+
+        def on_message(msg) -> None:
+            counter.count(None, None)
+            callback(msg)
+
+    return node.create_subscription(msg_type, topic, on_message, qos,
+                                    callback_group=callback_group)  # fmt: skip
 
 
 def checkpoint_path(value: str) -> str:

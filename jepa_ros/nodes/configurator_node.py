@@ -31,6 +31,7 @@ from jepa_ros.configurator import load_task, Outcome, TaskMonitor
 from jepa_ros.cost.cost import energy_weights, latent_distance
 from jepa_ros.envs.kinematics import proprio_link_dims
 from jepa_ros.envs.scene import load_scene
+from jepa_ros.frames import FrameCounter
 from jepa_ros.images import fit_image, ImageError
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
@@ -45,8 +46,8 @@ from jepa_ros.nodes.common import (
     parameter_error,
     rgb_from_msg,
     run_node,
-    SENSOR_QOS,
     StatusReporter,
+    subscribe_newest,
 )  # fmt: skip
 
 PARAMETERS = {
@@ -74,7 +75,8 @@ class ConfiguratorNode(Node):
         self.goals = 0
         self.goal_pub = self.create_publisher(Image, 'jepa/goal_latent', LATCHED_QOS)
         self.create_subscription(Image, 'jepa/goal_image', self.on_goal_image, COMMAND_QOS)
-        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS)
+        self.latents = FrameCounter()
+        subscribe_newest(self, Image, 'jepa/latent', self.on_latent, self.latents)
         self.create_subscription(JointTrajectory, 'jepa/command_proposal', self.on_proposal,
                                  COMMAND_QOS)  # fmt: skip
         self.create_service(Trigger, 'jepa/cancel', self.on_cancel)
@@ -174,7 +176,8 @@ class ConfiguratorNode(Node):
         if outcome is Outcome.REACHING:
             self.status.report(OK, 'reaching', mode='reaching', goal=self.goals,
                                goal_energy=energy, ticks=self.monitor.ticks,
-                               outcome=outcome.value)  # fmt: skip
+                               outcome=outcome.value,
+                               **self.latents.report('latents'))  # fmt: skip
         else:
             self.finish(outcome, f'goal {self.goals}: {outcome.value}', goal_energy=energy)
 

@@ -10,7 +10,7 @@ import rclpy
 from jepa_ros.demo_report import GoalRecord, TickLatency
 from jepa_ros.graph import graph_specs, GraphConfig
 from jepa_ros.nodes.common import configure_process
-from jepa_ros.nodes.demo_driver import DemoDriver
+from jepa_ros.nodes.demo_driver import DemoDriver, STAGES
 from jepa_ros.nodes.embedded import EmbeddedGraph
 
 MODEL_NODES = {'perception_node', 'actor_node', 'configurator_node'}
@@ -22,10 +22,11 @@ def run_demo(
     namespace: str = '',
     torch_threads: int = 1,
     on_goal: Callable[[GoalRecord], None] = lambda record: None,
-) -> tuple[list[GoalRecord], list[TickLatency], dict[str, int]]:
+) -> tuple[list[GoalRecord], list[TickLatency], dict[str, dict]]:
     """Reach `goals` random goal images; returns the goal records, the camera-to-command
-    latency of each command and the guardrail's counters. TimeoutError if the graph stops
-    answering."""
+    latency of each command and the nodes' counters: `guardrail` (commands, interventions) and
+    `stages` (messages each newest-only stage took and skipped). TimeoutError if the graph
+    stops answering."""
     configure_process(torch_threads=torch_threads)
     rclpy.init(args=[])
     graph = None
@@ -42,9 +43,13 @@ def run_demo(
             records.append(driver.reach_one(index, timeout_s))
             on_goal(records[-1])
         counters = ('commands', 'total_interventions')
-        guardrail = {k: int(v) for k, v in driver.guardrail.items()
-                     if k in counters or k.startswith('count_')}  # fmt: skip
-        return records, list(driver.latencies), guardrail
+        guardrail = {
+            k: int(v)
+            for k, v in driver.guardrail.items()
+            if k in counters or k.startswith('count_')
+        }
+        stages = {n.removesuffix('_node'): driver.stages[n] for n in STAGES if n in driver.stages}
+        return records, list(driver.latencies), {'guardrail': guardrail, 'stages': stages}
     finally:
         if graph is not None:
             graph.close()

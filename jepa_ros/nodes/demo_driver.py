@@ -30,6 +30,14 @@ from jepa_ros.nodes.common import (
 )  # fmt: skip
 
 FINAL = ('succeeded', 'gave_up', 'cancelled')
+# The stages that keep only the newest input, in pipeline order: node -> counter prefix
+STAGES = {
+    'perception_node': 'frames',
+    'actor_node': 'latents',
+    'guardrail_node': 'proposals',
+    'world_model_node': 'latents',
+    'configurator_node': 'latents',
+}
 
 
 class DemoDriver(Node):
@@ -46,6 +54,7 @@ class DemoDriver(Node):
         self.latencies: list[TickLatency] = []  # one per command the actor sent
         self.command_stamps: list[float] = []  # when the actor published each command
         self.guardrail: dict[str, str] = {}  # the gate's latest counters
+        self.stages: dict[str, dict[str, int | str]] = {}  # messages each stage took, skipped
         self.create_subscription(DiagnosticArray, STATUS_TOPIC, self.on_status, 100)
         self.create_subscription(PoseStamped, 'sim/ee_pose', self.on_ee, STATE_QOS)
         self.create_subscription(PoseStamped, 'sim/goal_ee_pose', self.on_goal_ee, 1)
@@ -69,6 +78,9 @@ class DemoDriver(Node):
                 self.notify(lambda v=values: self.configurator.append(v))
             if node == 'guardrail_node' and 'total_interventions' in values:
                 self.guardrail = values
+            prefix = STAGES.get(node)
+            if prefix and f'{prefix}_received' in values:
+                self.stages[node] = stage_counters(values, prefix)
             if node == 'actor_node' and 'latency_ms' in values:
                 total, upstream = float(values['latency_ms']), float(values['upstream_ms'])
                 self.latencies.append(TickLatency(total, upstream, total - upstream))
@@ -133,13 +145,24 @@ class DemoDriver(Node):
         if final:
             record.outcome = final[0]['outcome']
             record.ticks = int(final[0].get('ticks', 0))
-        stamps = self.command_stamps[commands_before:]
-        record.commands = len(stamps)
-        if len(stamps) > 1:
-            record.command_seconds = stamps[-1] - stamps[0]
         # Let the last command finish: wait for a pose stamped 0.3 s after the decision
         decided_at = self.get_clock().now().nanoseconds * 1e-9
         self.wait_for(lambda: self.ee_stamp > decided_at + 0.3, 10.0, 'the arm to settle')
+        stamps = self.command_stamps[commands_before:]
+        record.commands = len(stamps)
+        record.latencies = self.latencies[commands_before:]
+        if len(stamps) > 1:
+            record.command_seconds = stamps[-1] - stamps[0]
         record.final_distance_m = float(np.linalg.norm(self.ee - goal_ee))
         record.final_image = self.frame
         return record
+
+
+def stage_counters(values: dict[str, str], prefix: str) -> dict[str, int | str]:
+    """A stage's `{prefix}_received`, `_skipped` (and the actor's `_held_back`) as numbers."""
+    counters: dict[str, int | str] = {}
+    for key in ('received', 'skipped', 'held_back'):
+        text = values.get(f'{prefix}_{key}')
+        if text is not None:
+            counters[key] = int(text) if text.isdigit() else text
+    return counters

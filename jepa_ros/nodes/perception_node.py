@@ -2,7 +2,9 @@
 
 Accepts `rgb8` and `bgr8` at any resolution: the image is centre-cropped to the model's aspect
 ratio and resized with OpenCV, so a camera driver's 640x480 stream works unchanged. The latent is
-a 1 x D `32FC1` image that keeps the camera frame's header (its stamp is the camera's).
+a 1 x D `32FC1` image that keeps the camera frame's header (its stamp is the camera's). Only the
+newest camera frame is kept: frames that came while an encode was running are skipped and
+counted (`skipped` on `jepa/status`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sensor_msgs.msg import Image
 import torch
 
 from jepa_ros.envs.scene import load_scene
+from jepa_ros.frames import FrameCounter
 from jepa_ros.images import fit_image, ImageError
 from jepa_ros.nodes.common import (
     declare,
@@ -25,6 +28,7 @@ from jepa_ros.nodes.common import (
     run_node,
     SENSOR_QOS,
     StatusReporter,
+    subscribe_newest,
 )  # fmt: skip
 
 PARAMETERS = {
@@ -40,8 +44,8 @@ class PerceptionNode(Node):
         self.slot = ModelSlot(self, self.params['checkpoint'], load_scene(self.params['scene']),
                               self.status)  # fmt: skip
         self.publisher = self.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
-        self.create_subscription(Image, 'camera/image_raw', self.on_image, SENSOR_QOS)
-        self.frames = 0
+        self.frames = FrameCounter()
+        subscribe_newest(self, Image, 'camera/image_raw', self.on_image, self.frames)
 
     @torch.no_grad()
     def on_image(self, msg: Image) -> None:
@@ -62,8 +66,7 @@ class PerceptionNode(Node):
         image = fit_image(image, cfg.image_height, cfg.image_width)
         latent = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
         self.publisher.publish(latent_msg(latent, msg.header))
-        self.frames += 1
-        self.status.report_every(0.5, 'encoding', frames=self.frames,
+        self.status.report_every(0.5, 'encoding', **self.frames.report('frames'),
                                  encode_ms=1000 * (time.perf_counter() - start))  # fmt: skip
 
 

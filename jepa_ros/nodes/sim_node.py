@@ -6,9 +6,15 @@ Publishes `camera/image_raw` + `camera/camera_info` (rgb8) and `joint_states`; f
 `sim/reset` (back to the start pose) and `sim/random_goal` (a reachable goal: its image on
 `jepa/goal_image`, its end-effector pose on `sim/goal_ee_pose`). `sim/ee_pose` and
 `sim/goal_ee_pose` are simulator ground truth, for evaluation only.
+
+The camera renders in a child process (`RenderProcess`), so PyBullet's renderer does not hold this
+process's GIL for a whole frame (in the one-process demo every node would wait that long); a
+frame is rendered only while someone subscribes to `camera/image_raw`.
 """
 
 from __future__ import annotations
+
+import threading
 
 from geometry_msgs.msg import PoseStamped
 import numpy as np
@@ -20,6 +26,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.envs.arm_world import ArmWorld
+from jepa_ros.envs.render_process import RenderProcess
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.envs.trajectory import TrajectoryFollower
 from jepa_ros.nodes.common import (
@@ -72,8 +79,10 @@ class SimNode(Node):
         self.create_service(Trigger, 'sim/random_goal', self.on_random_goal, callback_group=group)
         self.create_timer(1.0 / self.params['joint_state_rate_hz'], self.on_tick,
                           callback_group=group)  # fmt: skip
+        self.renderer = RenderProcess(self.scene)
+        self.world_lock = threading.Lock()  # the camera reads the joints beside the world group
         self.create_timer(1.0 / self.params['camera_rate_hz'], self.on_camera,
-                          callback_group=group)  # fmt: skip
+                          callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
         self.commands = 0
 
     def now_s(self) -> float:
@@ -96,15 +105,21 @@ class SimNode(Node):
     def on_tick(self) -> None:
         """Move toward the trajectory's current target (at most the step limit per tick)."""
         target = self.follower.target(self.now_s())
-        self.world.move(target - self.world.joints())
+        with self.world_lock:
+            self.world.move(target - self.world.joints())
+            joints = self.world.joints()
         header = self.header('')
         self.joints_pub.publish(JointState(header=header, name=list(self.world.joint_names),
-                                           position=self.world.joints().tolist()))  # fmt: skip
+                                           position=joints.tolist()))  # fmt: skip
         self.ee_pub.publish(self.pose(self.world.ee_position()))
 
     def on_camera(self) -> None:
-        header = self.header('camera')
-        images = self.world.render()  # (V, H, W, 3)
+        if self.image_pub.get_subscription_count() == 0:
+            return  # nobody would use the frame
+        with self.world_lock:
+            header = self.header('camera')  # the instant the frame shows, like an exposure
+            joints = self.world.joints()
+        images = self.renderer.render(joints)  # (V, H, W, 3), rendered without the GIL
         self.image_pub.publish(image_msg(images[0], header))
         camera = self.scene.cameras[0]
         self.info_pub.publish(CameraInfo(header=header, height=camera.height,
@@ -117,14 +132,16 @@ class SimNode(Node):
         return msg
 
     def on_reset(self, request, response):
-        self.world.reset()
+        with self.world_lock:
+            self.world.reset()
         self.follower = TrajectoryFollower(self.scene.controlled_joints, self.world.joints())
         response.success, response.message = True, 'arm back at the start pose'
         self.status.report(OK, response.message)
         return response
 
     def on_random_goal(self, request, response):
-        goal = self.world.sample_goal(self.rng)
+        with self.world_lock:  # sampling moves the arm through candidate poses, then back
+            goal = self.world.sample_goal(self.rng)
         self.goal_image_pub.publish(image_msg(goal.images[0], self.header('camera')))
         self.goal_ee_pub.publish(self.pose(goal.ee_position))
         response.success = True
@@ -133,6 +150,7 @@ class SimNode(Node):
         return response
 
     def destroy_node(self) -> None:
+        self.renderer.close()
         self.world.close()
         super().destroy_node()
 

@@ -1,8 +1,8 @@
 """world_model_node: one-step predictions and the surprise of every observed transition.
 
 For each new latent s_{t+1} on `jepa/latent` it takes the previous latent s_t and the joint
-change a_t measured on `joint_states` between the two frames, predicts `Pred(s_t, a_t)` (published
-on `jepa/predicted_latent` with the new frame's header) and reports the surprise energy
+change a_t measured on `joint_states` between the two frames' stamps, predicts `Pred(s_t, a_t)`
+(published on `jepa/predicted_latent` with the new frame's header) and reports the surprise energy
 E = D(s_{t+1}, Pred(s_t, a_t)) on `jepa/status`: it spikes when the world does what the model
 thinks impossible (a collision, a person moving the arm, a covered camera).
 """
@@ -15,6 +15,7 @@ from sensor_msgs.msg import Image, JointState
 import torch
 
 from jepa_ros.envs.scene import load_scene
+from jepa_ros.frames import FrameCounter, JointHistory
 from jepa_ros.images import ImageError
 from jepa_ros.nodes.common import (
     declare,
@@ -29,6 +30,7 @@ from jepa_ros.nodes.common import (
     stamp_s,
     STATE_QOS,
     StatusReporter,
+    subscribe_newest,
     WARN,
 )  # fmt: skip
 
@@ -46,18 +48,22 @@ class WorldModelNode(Node):
         self.status = StatusReporter(self, 'world_model')
         self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
         self.publisher = self.create_publisher(Image, 'jepa/predicted_latent', SENSOR_QOS)
-        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS)
+        self.latents = FrameCounter()
+        subscribe_newest(self, Image, 'jepa/latent', self.on_latent, self.latents)
         self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS)
-        self.joints: np.ndarray | None = None
+        self.joints = JointHistory()  # measured joints by stamp
         self.previous: tuple[np.ndarray, np.ndarray] | None = None  # latent, joints
         self.last_stamp = -np.inf
 
     def on_joints(self, msg: JointState) -> None:
         try:
             measured = joints_by_name(msg)
-            self.joints = np.array([measured[n] for n in self.scene.controlled_joints])
+            joints = np.array([measured[n] for n in self.scene.controlled_joints])
         except (KeyError, ValueError) as exc:
             self.status.report(ERROR, f'joint_states unusable: {exc!r}')
+            return
+        stamp = stamp_s(msg.header.stamp) or self.get_clock().now().nanoseconds * 1e-9
+        self.joints.add(stamp, joints)
 
     @torch.no_grad()
     def on_latent(self, msg: Image) -> None:
@@ -75,15 +81,20 @@ class WorldModelNode(Node):
             return
         self.last_stamp = stamp
         previous = self.previous
-        self.previous = None if self.joints is None else (latent, self.joints.copy())
-        if previous is None or self.previous is None:
+        joints = self.joints.at(stamp)  # measured when the frame was taken
+        self.previous = None if joints is None else (latent, joints)
+        if previous is None or joints is None:
             return
         # a_t: the joint change measured between the two frames
-        action = torch.from_numpy((self.joints - previous[1]).astype(np.float32))[None]
+        action = torch.from_numpy((joints - previous[1]).astype(np.float32))[None]
         predicted = model.predict(torch.from_numpy(previous[0])[None], action)
         surprise = float(model.distance(predicted, torch.from_numpy(latent)[None]))
         self.publisher.publish(latent_msg(predicted[0].numpy(), msg.header))
-        values = {'surprise': surprise, 'action_rad': np.abs(action.numpy()).max()}
+        values = {
+            'surprise': surprise,
+            'action_rad': np.abs(action.numpy()).max(),
+            **self.latents.report('latents'),
+        }
         if surprise > self.params['surprise_warn']:
             self.status.report(WARN, 'surprise above surprise_warn', **values)
         else:
