@@ -132,6 +132,17 @@ def figure(runs: list[dict], out: Path, title: str) -> None:
     plt.close(fig)
 
 
+def describe(source: Path) -> dict:
+    """A source tree and the git commit it is at (with '+' if it has changes)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(['git', *args], cwd=source, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = '+' if git('status', '--porcelain', '--untracked-files=no') else ''
+    return {'path': str(source), 'commit': git('rev-parse', '--short', 'HEAD') + dirty}
+
+
 def summary(runs: list[dict]) -> dict:
     return {
         'reached': sum(r['reached'] for r in runs),
@@ -192,7 +203,7 @@ def main() -> int:
         'goals_per_run': args.goals,
         'busy_processes': args.busy,
         'taskset': args.taskset or None,
-        'sources': {name: str(path) for name, path in sources.items()},
+        'sources': {name: describe(path) for name, path in sources.items()},
         **{name: summary([r for r in runs if r['source'] == name]) for name in sources},
         'runs': runs,
     }
