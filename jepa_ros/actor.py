@@ -89,6 +89,19 @@ class Actor:
         info['plan_ms'] = 1000 * (time.perf_counter() - start)
         return action, info
 
+    @torch.no_grad()
+    def catch_up(self, latent: torch.Tensor, moved: np.ndarray) -> torch.Tensor:
+        """The latent (D,) of a frame taken before the arm moved by `moved` (A,) rad, rolled
+        forward by the world model to now, in equal steps no larger than the step limit (the
+        size of the steps it was trained on). A frame is older than the joints measured when
+        it is planned from; planning from now keeps a slow pipeline from acting on the past."""
+        largest = float(np.abs(moved).max()) if len(moved) else 0.0
+        if largest < 1e-6:
+            return latent
+        steps = int(np.ceil(largest / self.limits.max_step))
+        step = torch.from_numpy(np.asarray(moved, dtype=np.float32) / steps)  # (A,)
+        return self.model.rollout(latent[None], step.expand(1, steps, -1))[0, -1]
+
     def goal_energy(self, latent: torch.Tensor, goal: torch.Tensor) -> float:
         """The energy the task monitor reads: weighted latent distance to the goal."""
         return float(self.cost.goal_energy(latent, goal))

@@ -1,9 +1,11 @@
 """actor_node: mode-2 MPC in latent space, with the world model loaded in-process.
 
 Consumes `jepa/latent`, `jepa/goal_latent` and `joint_states`; for each new latent (at most
-`control_rate_hz` a second) it plans by minimising the task's cost from the joints measured when
-that frame was taken, and publishes the first action as a one-point `jepa/command_proposal`
-(those joints + action, reached when the next command is due) for the guardrail to check.
+`control_rate_hz` a second) it rolls the latent forward with the world model over the joint
+change measured since its frame was taken (`Actor.catch_up`: the frame is older than the joints),
+plans by minimising the task's cost from there and the joints measured now, and publishes the
+first action as a one-point `jepa/command_proposal` (joints + action, reached when the next
+command is due) for the guardrail to check.
 Planning runs in its own callback group, so the node keeps taking messages and parameter changes
 while it plans. Only the newest latent is kept: when a plan takes longer than the period, the
 actor plans at the rate it can sustain, on the newest frame, and says so on `jepa/status`
@@ -23,20 +25,20 @@ import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import Image
 import torch
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from jepa_ros.configurator import build_actor, load_task
 from jepa_ros.envs.scene import load_scene
-from jepa_ros.frames import FrameCounter, JointHistory, RateMeter
+from jepa_ros.frames import FrameCounter, RateMeter
 from jepa_ros.images import ImageError
 from jepa_ros.limits import JointLimits
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
     declare,
     ERROR,
-    joints_by_name,
+    JointReader,
     LATCHED_QOS,
     latent_from_msg,
     MODEL_PARAMETERS,
@@ -46,7 +48,6 @@ from jepa_ros.nodes.common import (
     run_node,
     seconds,
     stamp_s,
-    STATE_QOS,
     StatusReporter,
     subscribe_newest,
 )  # fmt: skip
@@ -77,7 +78,7 @@ class ActorNode(Node):
         self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
                               prepare=self.prepare_actor)  # fmt: skip
         self.goal: torch.Tensor | None = None
-        self.joints = JointHistory()  # measured joints by stamp
+        self.joints = JointReader(self, self.scene.controlled_joints)  # read when planning
         self.lock = threading.Lock()  # goal, joints and the actor, across callback groups
         self.last_plan = -np.inf
         self.ticks = 0
@@ -93,8 +94,7 @@ class ActorNode(Node):
                          callback_group=planning)  # fmt: skip
         self.create_subscription(Image, 'jepa/goal_latent', self.on_goal, LATCHED_QOS,
                                  callback_group=inputs)  # fmt: skip
-        self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS,
-                                 callback_group=inputs)  # fmt: skip
+        self.create_timer(1.0, self.check_joints, callback_group=inputs)
         self.add_on_set_parameters_callback(self.validate_parameters)
         self.add_post_set_parameters_callback(self.apply_parameters)
 
@@ -145,17 +145,12 @@ class ActorNode(Node):
     def mode(self) -> str:
         return 'idle' if self.goal is None else 'reaching'
 
-    def on_joints(self, msg: JointState) -> None:
-        try:
-            measured = joints_by_name(msg)
-            joints = np.array([measured[n] for n in self.scene.controlled_joints])
-        except (KeyError, ValueError) as exc:
-            self.status.report(ERROR, f'joint_states unusable, no command: missing {exc}')
-            with self.lock:
-                self.joints.clear()
-            return
-        with self.lock:
-            self.joints.add(stamp_s(msg.header.stamp) or self.now_s(), joints)
+    def check_joints(self) -> bool:
+        """Read joint_states (also once a second while idle); report if unusable."""
+        error = self.joints.read()
+        if error is not None:
+            self.status.report(ERROR, f'joint_states unusable, no command: {error}')
+        return error is None
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -174,15 +169,17 @@ class ActorNode(Node):
         except ImageError as exc:
             self.status.report(ERROR, f'latent rejected: {exc}')
             return
+        if not self.check_joints():
+            return
         with self.lock:
             goal, actor = self.goal, self.actor
-            joints = self.joints.at(stamp)  # what the arm measured when the frame was taken
-            if joints is None:
-                joints = self.joints.latest
+        joints, then = self.joints.now_and_at(stamp)  # now, and when the frame was taken
         if goal is None or latent is None or joints is None or actor is None:
             return
+        moved = joints - then  # since the frame was taken
         with torch.no_grad():
-            action, info = actor.act(torch.from_numpy(latent), joints, goal)
+            current = actor.catch_up(torch.from_numpy(latent), moved)
+            action, info = actor.act(current, joints, goal)
         self.rate.tick(now)
         self.last_plan = now
         self.publish(joints + action)
@@ -193,6 +190,7 @@ class ActorNode(Node):
                            goal_energy=info['goal_energy'], plan_ms=info['plan_ms'],
                            upstream_ms=1000 * (now - stamp), callback_ms=tick_ms,
                            latency_ms=1000 * (done - stamp), rate_hz=self.rate.hz or 0.0,
+                           caught_up_rad=float(np.abs(moved).max()),
                            control_rate_hz=self.params['control_rate_hz'],
                            latents_held_back=self.held_back,
                            **self.latents.report('latents'))  # fmt: skip

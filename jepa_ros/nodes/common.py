@@ -3,8 +3,9 @@ status reporting on `jepa/status`, and `run_node`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 import sys
+import threading
 from typing import Any
 
 from builtin_interfaces.msg import Duration, Time
@@ -12,6 +13,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
+from rclpy.callback_groups import CallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -19,7 +21,7 @@ from rclpy.subscription import Subscription
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
-from jepa_ros.frames import FrameCounter
+from jepa_ros.frames import FrameCounter, JointHistory
 from jepa_ros.images import decode_latent, decode_rgb, encode_latent, LATENT_ENCODING
 from jepa_ros.share import find_shared
 
@@ -104,6 +106,85 @@ def subscribe_newest(
 
     return node.create_subscription(msg_type, topic, on_message, qos,
                                     callback_group=callback_group)  # fmt: skip
+
+
+class _NeverExecuted(CallbackGroup):
+    """A callback group no executor waits on or runs: see `PolledSubscription`."""
+
+    def can_execute(self, entity) -> bool:
+        return False
+
+    def beginning_execution(self, entity) -> bool:
+        return False
+
+    def ending_execution(self, entity) -> None:
+        pass
+
+
+class PolledSubscription:
+    """A subscription the node reads when it needs to (`drain()`), not one executor callback
+    per message.
+
+    rclpy's executor spends about half a millisecond of Python on every message it dispatches;
+    joint_states comes at 50-1000 Hz, and a node that needs the joints only when a camera frame
+    comes would spend most of its time on them. The messages wait in the subscription's queue
+    (`qos.depth` of them, the newest kept) until `drain()` takes them all.
+    """
+
+    def __init__(self, node: Node, msg_type, topic: str, qos: QoSProfile) -> None:
+        self.subscription = node.create_subscription(
+            msg_type, topic, lambda msg: None, qos, callback_group=_NeverExecuted()
+        )
+
+    def newest(self) -> Any | None:
+        """The newest message that came since the last call, or None."""
+        taken = self.drain()
+        return taken[-1] if taken else None
+
+    def drain(self) -> list[Any]:
+        """Every message that came since the last call, oldest first."""
+        taken = []
+        sub = self.subscription
+        with sub.handle:
+            while (item := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
+                taken.append(item[0])
+        return taken
+
+
+class JointReader:
+    """The controlled joints from `joint_states`, read when the node needs them (a
+    `PolledSubscription`, `depth` messages deep) into a `JointHistory` by the messages' stamps."""
+
+    def __init__(self, node: Node, joint_names: Sequence[str], depth: int = 100) -> None:
+        self.node = node
+        self.joint_names = tuple(joint_names)
+        self.history = JointHistory()
+        qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+        self.polled = PolledSubscription(node, JointState, 'joint_states', qos)
+        self.lock = threading.Lock()
+
+    def read(self) -> str | None:
+        """Take what came; returns why the newest message was unusable (then the history is
+        cleared: no joints, no command), or None."""
+        with self.lock:
+            error = None
+            for msg in self.polled.drain():
+                try:
+                    measured = joints_by_name(msg)
+                    joints = np.array([measured[n] for n in self.joint_names])
+                except (KeyError, ValueError) as exc:
+                    error = f'missing {exc}' if isinstance(exc, KeyError) else str(exc)
+                    self.history.clear()
+                    continue
+                now = self.node.get_clock().now().nanoseconds * 1e-9
+                self.history.add(stamp_s(msg.header.stamp) or now, joints)
+                error = None
+            return error
+
+    def now_and_at(self, stamp: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The newest joints (A,) and those at `stamp` (interpolated), or None if none came."""
+        with self.lock:
+            return self.history.latest, self.history.at(stamp)
 
 
 def checkpoint_path(value: str) -> str:

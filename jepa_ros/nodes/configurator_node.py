@@ -2,13 +2,13 @@
 
 `jepa/goal_image` (rgb8/bgr8, any size) -> goal latent on `jepa/goal_latent` (latched). Each
 proposal the actor sends (`jepa/command_proposal`) is one tick of the task monitor, with the goal
-energy (the task's weighted distance) of the newest `jepa/latent`, the one the actor planned
-from, as in `jepa-ros eval`. It decides success (`monitor.success_energy`) and give-up (no
-progress for `patience_ticks`, or `max_ticks`). When the goal is reached, abandoned or cancelled
-(`jepa/cancel`, std_srvs/Trigger) it publishes an empty goal latent: the actor goes idle and
-sends nothing, the guardrail holds the arm once, and the arm is free to be moved by other means.
-The task status (mode, goal energy, ticks, outcome) goes to `jepa/status`. The `task` parameter
-is applied to the actor node's `task` parameter at run time.
+energy (the task's weighted distance) of the newest `jepa/latent`, the one the actor planned from,
+as in `jepa-ros eval` (read when the proposal comes, not on every frame). It decides success
+(`monitor.success_energy`) and give-up (no progress for `patience_ticks`, or `max_ticks`). When the
+goal is reached, abandoned or cancelled (`jepa/cancel`, std_srvs/Trigger) it publishes an empty
+goal latent: the actor goes idle and sends nothing, the guardrail holds the arm once, and the arm
+is free to be moved by other means. The task status (mode, goal energy, ticks, outcome) goes to
+`jepa/status`. The `task` parameter is applied to the actor node's `task` parameter at run time.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from jepa_ros.configurator import load_task, Outcome, TaskMonitor
 from jepa_ros.cost.cost import energy_weights, latent_distance
 from jepa_ros.envs.kinematics import proprio_link_dims
 from jepa_ros.envs.scene import load_scene
-from jepa_ros.frames import FrameCounter
 from jepa_ros.images import fit_image, ImageError
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
@@ -44,10 +43,11 @@ from jepa_ros.nodes.common import (
     ModelSlot,
     OK,
     parameter_error,
+    PolledSubscription,
     rgb_from_msg,
     run_node,
+    SENSOR_QOS,
     StatusReporter,
-    subscribe_newest,
 )  # fmt: skip
 
 PARAMETERS = {
@@ -71,12 +71,11 @@ class ConfiguratorNode(Node):
         self.lock = threading.Lock()
         self.set_task(self.params['task'])
         self.goal: np.ndarray | None = None
-        self.energy: float | None = None  # goal energy of the newest latent
         self.goals = 0
         self.goal_pub = self.create_publisher(Image, 'jepa/goal_latent', LATCHED_QOS)
         self.create_subscription(Image, 'jepa/goal_image', self.on_goal_image, COMMAND_QOS)
-        self.latents = FrameCounter()
-        subscribe_newest(self, Image, 'jepa/latent', self.on_latent, self.latents)
+        # Read at each proposal (the newest only), not a callback per frame
+        self.latents = PolledSubscription(self, Image, 'jepa/latent', SENSOR_QOS)
         self.create_subscription(JointTrajectory, 'jepa/command_proposal', self.on_proposal,
                                  COMMAND_QOS)  # fmt: skip
         self.create_service(Trigger, 'jepa/cancel', self.on_cancel)
@@ -142,7 +141,7 @@ class ConfiguratorNode(Node):
         goal = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
         with self.lock:
             self.goal, self.weights = goal, self.energy_weights(model)
-            self.energy = None
+            self.latents.drain()  # frames from before the goal are not its ticks
             self.monitor.start()
             self.goals += 1
         self.goal_pub.publish(latent_msg(goal, msg.header))
@@ -152,32 +151,35 @@ class ConfiguratorNode(Node):
     def mode(self) -> str:
         return 'reaching' if self.monitor.active else 'idle'
 
-    def on_latent(self, msg: Image) -> None:
-        """The goal energy of the newest latent (the one the actor plans from)."""
-        if self.goal is None or not self.monitor.active or self.slot.model is None:
-            return
+    def newest_energy(self) -> float | None:
+        """The goal energy of the newest latent (the one the actor planned from, or a newer
+        one), or None if none came since the last tick: one frame is never counted twice."""
+        msg = self.latents.newest()
+        if msg is None or self.goal is None or self.slot.model is None:
+            return None
         try:
             latent = latent_from_msg(msg, self.slot.model.config.latent_dim)
         except ImageError as exc:
             self.status.report(ERROR, f'latent rejected: {exc}', mode=self.mode)
-            return
-        energy = float(latent_distance(torch.from_numpy(latent), torch.from_numpy(self.goal),
-                                       self.task.cost.distance, self.weights))  # fmt: skip
-        with self.lock:
-            self.energy = energy
+            return None
+        goal = torch.from_numpy(self.goal)
+        distance = latent_distance(torch.from_numpy(latent), goal, self.task.cost.distance,
+                                   self.weights)  # fmt: skip
+        return float(distance)
 
     def on_proposal(self, msg: JointTrajectory) -> None:
         """One control tick: the actor acted on the newest latent; account its energy."""
         with self.lock:
-            energy = self.energy
-            if energy is None or not self.monitor.active:
+            if not self.monitor.active:
                 return
+            energy = self.newest_energy()
+            if energy is None:
+                return  # no new frame since the last tick
             outcome = self.monitor.update(energy)
         if outcome is Outcome.REACHING:
             self.status.report(OK, 'reaching', mode='reaching', goal=self.goals,
                                goal_energy=energy, ticks=self.monitor.ticks,
-                               outcome=outcome.value,
-                               **self.latents.report('latents'))  # fmt: skip
+                               outcome=outcome.value)  # fmt: skip
         else:
             self.finish(outcome, f'goal {self.goals}: {outcome.value}', goal_energy=energy)
 

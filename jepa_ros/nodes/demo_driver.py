@@ -21,6 +21,7 @@ from std_srvs.srv import Trigger
 from jepa_ros.demo_report import GoalRecord, TickLatency
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
+    PolledSubscription,
     rgb_from_msg,
     SENSOR_QOS,
     stamp_s,
@@ -36,7 +37,6 @@ STAGES = {
     'actor_node': 'latents',
     'guardrail_node': 'proposals',
     'world_model_node': 'latents',
-    'configurator_node': 'latents',
 }
 
 
@@ -47,7 +47,6 @@ class DemoDriver(Node):
         self.ee: np.ndarray | None = None
         self.ee_stamp = 0.0
         self.goal_ee: np.ndarray | None = None
-        self.frame: np.ndarray | None = None
         self.goal_image: np.ndarray | None = None
         self.loaded: set[str] = set()
         self.configurator: list[dict[str, str]] = []  # statuses of the configurator, in order
@@ -58,7 +57,9 @@ class DemoDriver(Node):
         self.create_subscription(DiagnosticArray, STATUS_TOPIC, self.on_status, 100)
         self.create_subscription(PoseStamped, 'sim/ee_pose', self.on_ee, STATE_QOS)
         self.create_subscription(PoseStamped, 'sim/goal_ee_pose', self.on_goal_ee, 1)
-        self.create_subscription(Image, 'camera/image_raw', self.on_frame, SENSOR_QOS)
+        # Camera frames are read at a goal's start and end only (not a callback per frame)
+        self.frames = PolledSubscription(self, Image, 'camera/image_raw', SENSOR_QOS)
+        self.frame: np.ndarray | None = None  # the newest frame read
         self.create_subscription(Image, 'jepa/goal_image', self.on_goal_image, COMMAND_QOS)
         self.random_goal = self.create_client(Trigger, 'sim/random_goal')
 
@@ -97,8 +98,12 @@ class DemoDriver(Node):
         p = msg.pose.position
         self.notify(lambda: setattr(self, 'goal_ee', np.array([p.x, p.y, p.z])))
 
-    def on_frame(self, msg: Image) -> None:
-        self.frame = rgb_from_msg(msg)
+    def read_frame(self) -> bool:
+        """Keep the newest camera frame that came since the last call; False if none came."""
+        msg = self.frames.newest()
+        if msg is not None:
+            self.frame = rgb_from_msg(msg)
+        return msg is not None
 
     def on_goal_image(self, msg: Image) -> None:
         self.notify(lambda: setattr(self, 'goal_image', rgb_from_msg(msg)))
@@ -110,12 +115,14 @@ class DemoDriver(Node):
 
     def wait_until_ready(self, model_nodes: set[str], timeout_s: float = 120.0) -> None:
         self.wait_for(lambda: model_nodes <= self.loaded and self.ee is not None
-                      and self.frame is not None, timeout_s, 'the models and the sim')  # fmt: skip
+                      and (self.read_frame() or self.frame is not None), timeout_s,
+                      'the models and the sim')  # fmt: skip
         if not self.random_goal.wait_for_service(timeout_sec=timeout_s):
             raise TimeoutError('sim/random_goal is not available')
 
     def reach_one(self, index: int, timeout_s: float) -> GoalRecord:
         """Ask for a random goal, wait for the configurator's decision, score it."""
+        self.read_frame()
         record = GoalRecord(index, start_image=self.frame)
         goals_before = len(self.configurator)
         self.goal_image, self.goal_ee = None, None
@@ -154,6 +161,7 @@ class DemoDriver(Node):
         if len(stamps) > 1:
             record.command_seconds = stamps[-1] - stamps[0]
         record.final_distance_m = float(np.linalg.norm(self.ee - goal_ee))
+        self.read_frame()
         record.final_image = self.frame
         return record
 

@@ -2,7 +2,8 @@
 
 Publishes `camera/image_raw` + `camera/camera_info` (rgb8) and `joint_states`; follows
 `joint_trajectory_controller/joint_trajectory` like ros2_control's JointTrajectoryController
-(joints by name, `header.stamp` 0 = now, `time_from_start`, empty trajectory = stop); services
+(joints by name, `header.stamp` 0 = now, `time_from_start`, empty trajectory = stop); publishes
+`sim/ee_pose` with each camera frame (the same instant); services
 `sim/reset` (back to the start pose) and `sim/random_goal` (a reachable goal: its image on
 `jepa/goal_image`, its end-effector pose on `sim/goal_ee_pose`). `sim/ee_pose` and
 `sim/goal_ee_pose` are simulator ground truth, for evaluation only.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import threading
 
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -111,22 +113,27 @@ class SimNode(Node):
         header = self.header('')
         self.joints_pub.publish(JointState(header=header, name=list(self.world.joint_names),
                                            position=joints.tolist()))  # fmt: skip
-        self.ee_pub.publish(self.pose(self.world.ee_position()))
 
     def on_camera(self) -> None:
-        if self.image_pub.get_subscription_count() == 0:
-            return  # nobody would use the frame
+        """A camera frame (only if someone subscribes) and the end-effector pose of the same
+        instant (ground truth, for evaluation only)."""
         with self.world_lock:
             header = self.header('camera')  # the instant the frame shows, like an exposure
-            joints = self.world.joints()
+            joints, ee = self.world.joints(), self.world.ee_position()
+        self.ee_pub.publish(self.pose(ee, header.stamp))
+        if self.image_pub.get_subscription_count() == 0:
+            return  # nobody would use the frame
         images = self.renderer.render(joints)  # (V, H, W, 3), rendered without the GIL
         self.image_pub.publish(image_msg(images[0], header))
         camera = self.scene.cameras[0]
         self.info_pub.publish(CameraInfo(header=header, height=camera.height,
                                          width=camera.width))  # fmt: skip
 
-    def pose(self, position: np.ndarray) -> PoseStamped:
+    def pose(self, position: np.ndarray, stamp: Time | None = None) -> PoseStamped:
+        """A pose message at `position` (3,), stamped `stamp` (default: now)."""
         msg = PoseStamped(header=self.header(self.params['frame_id']))
+        if stamp is not None:
+            msg.header.stamp = stamp
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, position)
         msg.pose.orientation.w = 1.0
         return msg

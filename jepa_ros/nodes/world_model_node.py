@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import Image
 import torch
 
 from jepa_ros.envs.scene import load_scene
-from jepa_ros.frames import FrameCounter, JointHistory
+from jepa_ros.frames import FrameCounter
 from jepa_ros.images import ImageError
 from jepa_ros.nodes.common import (
     declare,
     ERROR,
-    joints_by_name,
+    JointReader,
     latent_from_msg,
     latent_msg,
     MODEL_PARAMETERS,
@@ -28,7 +28,6 @@ from jepa_ros.nodes.common import (
     run_node,
     SENSOR_QOS,
     stamp_s,
-    STATE_QOS,
     StatusReporter,
     subscribe_newest,
     WARN,
@@ -50,20 +49,9 @@ class WorldModelNode(Node):
         self.publisher = self.create_publisher(Image, 'jepa/predicted_latent', SENSOR_QOS)
         self.latents = FrameCounter()
         subscribe_newest(self, Image, 'jepa/latent', self.on_latent, self.latents)
-        self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS)
-        self.joints = JointHistory()  # measured joints by stamp
+        self.joints = JointReader(self, self.scene.controlled_joints)  # read per latent
         self.previous: tuple[np.ndarray, np.ndarray] | None = None  # latent, joints
         self.last_stamp = -np.inf
-
-    def on_joints(self, msg: JointState) -> None:
-        try:
-            measured = joints_by_name(msg)
-            joints = np.array([measured[n] for n in self.scene.controlled_joints])
-        except (KeyError, ValueError) as exc:
-            self.status.report(ERROR, f'joint_states unusable: {exc!r}')
-            return
-        stamp = stamp_s(msg.header.stamp) or self.get_clock().now().nanoseconds * 1e-9
-        self.joints.add(stamp, joints)
 
     @torch.no_grad()
     def on_latent(self, msg: Image) -> None:
@@ -81,7 +69,10 @@ class WorldModelNode(Node):
             return
         self.last_stamp = stamp
         previous = self.previous
-        joints = self.joints.at(stamp)  # measured when the frame was taken
+        error = self.joints.read()
+        if error is not None:
+            self.status.report(ERROR, f'joint_states unusable: {error}')
+        _, joints = self.joints.now_and_at(stamp)  # measured when the frame was taken
         self.previous = None if joints is None else (latent, joints)
         if previous is None or joints is None:
             return
