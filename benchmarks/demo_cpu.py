@@ -23,11 +23,19 @@ import time
 CALLBACKS = {
     'sim_node:SimNode': ('on_tick', 'on_camera', 'on_trajectory', 'on_random_goal'),
     'perception_node:PerceptionNode': ('on_image',),
-    'world_model_node:WorldModelNode': ('on_latent', 'on_joints'),
-    'actor_node:ActorNode': ('on_latent', 'on_joints', 'on_goal'),
-    'configurator_node:ConfiguratorNode': ('on_latent', 'on_proposal', 'on_goal_image'),
-    'guardrail_node:GuardrailNode': ('on_proposal', 'on_joints', 'on_latent', 'on_deadline'),
-    'demo_driver:DemoDriver': ('on_status', 'on_ee', 'on_frame', 'on_goal_image'),
+    'world_model_node:WorldModelNode': ('on_latent',),
+    'actor_node:ActorNode': ('on_latent', 'check_joints', 'on_goal'),
+    'configurator_node:ConfiguratorNode': ('on_proposal', 'on_goal_image', 'push_task'),
+    'guardrail_node:GuardrailNode': (
+        'on_proposal',
+        'on_joints',
+        'on_latent',
+        'on_goal',
+        'on_deadline',
+        'report_summary',
+    ),
+    'demo_driver:DemoDriver': ('on_status', 'on_ee', 'on_goal_image'),
+    'common:ModelSlot': ('_report',),
 }
 
 

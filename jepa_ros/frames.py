@@ -4,7 +4,8 @@ A stage that takes only the newest message (depth-1 queues) skips the ones that 
 was busy; `FrameCounter` counts them from the publisher's sequence numbers. `RateMeter` measures
 the rate a stream really comes at, so the actor can say what it sustains and the watchdog can tell
 a slow input from a dead one. `JointHistory` gives the joints measured when a camera frame was
-taken, so a plan from that frame starts from the joints it shows. ROS-free.
+taken, so the actor knows how far the arm moved since. `FramePacer` paces a simulated camera by
+the control loop, so no frame is rendered that nobody will use. ROS-free.
 
 Glossary: A controlled joints.
 """
@@ -123,3 +124,39 @@ class JointHistory:
         before, after = self._joints[k - 1], self._joints[k]
         fraction = (stamp - stamps[k - 1]) / (stamps[k] - stamps[k - 1])
         return before + fraction * (after - before)
+
+
+class FramePacer:
+    """When a camera paced by the control loop takes its next frame.
+
+    Free-running, a camera takes a frame every `1 / rate_hz` whether or not anyone can use it;
+    when the loop is slower than that, the frames between are rendered, encoded and dropped. With
+    `sync`, while commands are flowing the next frame waits for the command made from the last
+    one (never sooner than a period after it, never later than two): one frame per command, none
+    wasted. When no command has come for two periods (nothing is being controlled), it
+    free-runs. Times in seconds on one clock.
+    """
+
+    def __init__(self, rate_hz: float, sync: bool = True) -> None:
+        if not rate_hz > 0:
+            raise ValueError(f'rate_hz must be > 0, got {rate_hz!r}')
+        self.period_s = 1.0 / rate_hz
+        self.sync = sync
+        self.last_frame = -math.inf
+        self.last_command = -math.inf
+
+    def command(self, now: float) -> None:
+        self.last_command = now
+
+    def frame(self, now: float) -> None:
+        self.last_frame = now
+
+    def next_frame_s(self) -> float:
+        """The time of the next frame."""
+        earliest = self.last_frame + self.period_s
+        flowing = self.last_frame - self.last_command <= 2 * self.period_s
+        if not self.sync or not flowing:
+            return earliest
+        if self.last_command > self.last_frame:  # the loop has acted on the last frame
+            return max(earliest, self.last_command)
+        return self.last_frame + 2 * self.period_s  # still working on it: wait, not forever

@@ -55,8 +55,8 @@ class GraphConfig:
     )
     watchdog_ticks: float = field(
         default=1.75,
-        metadata={'help': 'the gate holds after this many ticks without a latent or a proposal '
-                          '(ticks of the measured rate, never shorter than the control rate)'},
+        metadata={'help': 'the gate holds after this many control ticks without a latent or a '
+                          'proposal (or 1.5 of their measured periods, if longer)'},
     )  # fmt: skip
     guardrail_parameters: dict[str, Any] = field(default_factory=dict)
 
@@ -92,7 +92,6 @@ def graph_specs(config: GraphConfig) -> list[NodeSpec]:
         NodeSpec('world_model_node', dict(model), remappings),
         NodeSpec('guardrail_node', {'scene': config.scene, 'require_arming': arming,
                                     'latent_timeout_s': stale, 'proposal_timeout_s': stale,
-                                    'watchdog_ticks': config.watchdog_ticks,
                                     **config.guardrail_parameters}, remappings),
         NodeSpec('actor_node', {**model, 'task': config.task,
                                 'control_rate_hz': config.control_rate_hz}, remappings),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from jepa_ros.frames import FrameCounter, JointHistory, RateMeter
+from jepa_ros.frames import FrameCounter, FramePacer, JointHistory, RateMeter
 
 
 def test_rate_meter_takes_the_median_interval_and_leaves_out_silences():
@@ -46,3 +48,26 @@ def test_joint_history_interpolates_at_a_stamp():
     np.testing.assert_array_equal(history.at(10.0), [9.0, 9.0])
     history.add(3.0, np.array([1.0, 1.0]))  # the clock went back: start over
     np.testing.assert_array_equal(history.at(100.0), [1.0, 1.0])
+
+
+def test_frame_pacer_waits_for_the_command_made_from_the_last_frame():
+    pacer = FramePacer(rate_hz=10.0)  # a period of 0.1 s
+    assert pacer.next_frame_s() == -math.inf, 'the first frame: now'
+    pacer.frame(0.0)
+    assert pacer.next_frame_s() == pytest.approx(0.1), 'idle: free-running'
+    pacer.command(0.05)  # a fast loop: the command came within the period
+    pacer.frame(0.1)
+    pacer.command(0.15)
+    assert pacer.next_frame_s() == pytest.approx(0.2), 'never faster than the rate'
+    pacer.frame(0.2)
+    assert pacer.next_frame_s() == pytest.approx(0.4), 'commands flow: wait, at most 2 periods'
+    pacer.command(0.33)  # a slow loop: the command for the last frame came late
+    assert pacer.next_frame_s() == pytest.approx(0.33), 'the next frame right away'
+    pacer.frame(0.33)
+    pacer.frame(0.53)  # no command since 0.33: the loop went idle
+    pacer.frame(0.63)
+    assert pacer.next_frame_s() == pytest.approx(0.73), 'idle again: free-running'
+    free = FramePacer(rate_hz=10.0, sync=False)
+    free.frame(0.0)
+    free.command(0.01)
+    assert free.next_frame_s() == pytest.approx(0.1)

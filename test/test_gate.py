@@ -12,7 +12,8 @@ from jepa_ros.guardrails import GuardrailConfig, Guardrails, Proposal, Reason, W
 
 NAMES = ('a', 'b')
 RATE = 12.0  # the control rate the base timeouts are made for
-TICKS = 1.75
+TICKS = 1.75  # the base timeouts: control ticks
+PERIODS = 1.5  # stale after this many measured periods
 
 
 def make_gate(adaptive: bool = True, require_arming: bool = False, halt_after_s: float = 0.5):
@@ -20,7 +21,7 @@ def make_gate(adaptive: bool = True, require_arming: bool = False, halt_after_s:
                              max_step_rad=0.1, max_velocity_rad_s=2.0)  # fmt: skip
     ee = lambda joints: np.tile([0.3, 0.0, 0.5], (len(joints), 1))  # noqa: E731
     base = {'joint_states': 0.5, 'latent': TICKS / RATE, 'proposal': TICKS / RATE}
-    watchdog = Watchdog(base, ticks=TICKS if adaptive else None, max_timeout_s=1.0)
+    watchdog = Watchdog(base, ticks=PERIODS if adaptive else None, max_timeout_s=1.0)
     return Gate(Guardrails(config, ee, armed=not require_arming), watchdog, require_arming,
                 halt_after_s)  # fmt: skip
 
@@ -109,9 +110,9 @@ def test_an_input_slower_than_max_timeout_counts_as_silent():
     for t in (0.0, 2.0, 4.0, 6.0):
         gate.latent(t)
     assert gate.watchdog.timeout_s('latent') == pytest.approx(TICKS / RATE), 'no rate measured'
-    for t in np.arange(6.0, 9.0, 0.4):  # steady at 2.5 Hz: 1.75 periods = 0.7 s
+    for t in np.arange(6.0, 9.0, 0.4):  # steady at 2.5 Hz: 1.5 periods = 0.6 s
         gate.latent(float(t))
-    assert gate.watchdog.timeout_s('latent') == pytest.approx(0.7)
+    assert gate.watchdog.timeout_s('latent') == pytest.approx(0.6)
     for t in np.arange(9.0, 16.0, 0.8):  # 1.25 Hz: capped at max_timeout_s
         gate.latent(float(t))
     assert gate.watchdog.timeout_s('latent') == pytest.approx(1.0)

@@ -194,8 +194,9 @@ def test_a_pipeline_at_half_the_control_rate_still_reaches_without_holds():
     assert outcome == 'succeeded' and distance < 0.05, (outcome, distance)
     planned = [e[2] for e in reach if e[0] == 'actor_node' and 'rate_hz' in e[2]]
     assert len(planned) >= 10 and float(planned[-1]['rate_hz']) < 7.0, 'the actor ran at 6 Hz'
-    assert 'below control_rate_hz 12' in next(e[1] for e in reversed(reach)
-                                              if e[0] == 'actor_node' and 'rate_hz' in e[2])
+    assert 'below control_rate_hz 12' in next(
+        e[1] for e in reversed(reach) if e[0] == 'actor_node' and 'rate_hz' in e[2]
+    )
     holds = [e for e in reach if e[0] == 'guardrail_node' and 'hold_stale' in e[1]]
     # At most one: before the gate has seen two proposals it knows only the control rate
     assert len(holds) <= 1, holds
@@ -230,7 +231,7 @@ def test_bad_goals_and_a_missing_model_give_a_status_and_no_command(tmp_path):
                        30, 'size refused')  # fmt: skip
         bad_inputs(probe)
         assert probe.proposals == [], 'no command after bad goals and inputs'
-        assert graph.executor.context.ok(), 'the nodes keep running'
+        assert graph.context_ok, 'the nodes keep running'
 
 
 def bad_inputs(probe: Probe) -> None:

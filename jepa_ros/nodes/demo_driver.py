@@ -128,8 +128,11 @@ class DemoDriver(Node):
         self.goal_image, self.goal_ee = None, None
         started = time.monotonic()
         future = self.random_goal.call_async(Trigger.Request())
-        self.wait_for(lambda: future.done() and self.goal_ee is not None
-                      and self.goal_image is not None, 30.0, 'a random goal')  # fmt: skip
+        self.wait_for(future.done, 30.0, 'sim/random_goal to answer')
+        if not future.result().success:
+            raise TimeoutError(f'sim/random_goal: {future.result().message}')
+        self.wait_for(lambda: self.goal_ee is not None and self.goal_image is not None, 30.0,
+                      'a random goal')  # fmt: skip
         record.goal_image, goal_ee = self.goal_image, self.goal_ee
         commands_before = len(self.command_stamps)
         # The configurator numbers its goals: find this one's number, then its outcome

@@ -27,43 +27,63 @@ def create_node(spec: NodeSpec, namespace: str = '') -> Node:
 
 
 class EmbeddedGraph:
-    """Creates the nodes, spins them in a multi-threaded executor on a background thread
-    (`start()`), and stops and destroys them on `close()`."""
+    """Creates the nodes, spins each in its own multi-threaded executor on a background thread
+    (`start()`), as if each were its own process, and stops and destroys them on `close()`.
 
-    def __init__(self, specs: list[NodeSpec], namespace: str = '', threads: int = 6) -> None:
+    One executor per node rather than one for all: rclpy's executor rebuilds its wait set in
+    Python from every entity it holds (subscriptions, timers and each node's six parameter
+    services) on every callback it dispatches, so a shared one pays for all the nodes' entities
+    on each message of any of them.
+    """
+
+    def __init__(self, specs: list[NodeSpec], namespace: str = '', threads: int = 2) -> None:
         self.nodes: list[Node] = []
-        self.executor = MultiThreadedExecutor(num_threads=threads)
-        self._thread: threading.Thread | None = None
+        self.executors: list[MultiThreadedExecutor] = []
+        self.threads = threads
+        self._spinners: list[threading.Thread] = []
         self._closing = False
         try:
             for spec in specs:
-                node = create_node(spec, namespace)
-                self.nodes.append(node)
-                self.executor.add_node(node)
+                self.add(create_node(spec, namespace))
         except Exception:
             self.close()
             raise
 
     def add(self, node: Node) -> None:
+        executor = MultiThreadedExecutor(num_threads=self.threads)
+        executor.add_node(node)
         self.nodes.append(node)
-        self.executor.add_node(node)
+        self.executors.append(executor)
+        if self._spinners:  # already started: spin this one too
+            self._spin(executor, node)
+
+    @property
+    def context_ok(self) -> bool:
+        return all(executor.context.ok() for executor in self.executors)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._spin, name='jepa_ros graph', daemon=True)
-        self._thread.start()
+        for node, executor in zip(self.nodes, self.executors):
+            self._spin(executor, node)
 
-    def _spin(self) -> None:
+    def _spin(self, executor: MultiThreadedExecutor, node: Node) -> None:
+        thread = threading.Thread(target=self._run, args=(executor,),
+                                  name=f'jepa_ros {node.get_name()}', daemon=True)  # fmt: skip
+        thread.start()
+        self._spinners.append(thread)
+
+    def _run(self, executor: MultiThreadedExecutor) -> None:
         try:
-            self.executor.spin()
+            executor.spin()
         except (ExternalShutdownException, RuntimeError):
             if not self._closing:  # a shutdown race is expected only while closing
                 raise
 
     def close(self) -> None:
         self._closing = True
-        self.executor.shutdown()
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
+        for executor in self.executors:
+            executor.shutdown()
+        for thread in self._spinners:
+            thread.join(timeout=10.0)
         for node in reversed(self.nodes):
             node.destroy_node()
-        self.nodes = []
+        self.nodes, self.executors, self._spinners = [], [], []

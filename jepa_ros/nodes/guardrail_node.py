@@ -4,7 +4,7 @@
 joint_trajectory`; the decisions over time (watchdog, hold, halt, arming) are jepa_ros/gate.py's.
 Limits come from the scene's URDF, overridden per arm by parameters (a YAML in config/). A
 watchdog holds the arm at its measured position (one hold command, then silence) when
-`joint_states`, `jepa/latent` or the proposals stop: an input is stale after `watchdog_ticks` of
+`joint_states`, `jepa/latent` or the proposals stop: an input is stale after `stale_periods` of
 its measured period (never sooner than its `*_timeout_s`, never later than `max_timeout_s`), so a
 slower but steady pipeline keeps moving and a silent input holds within two of its ticks. On a
 physical arm (`require_arming`) a fault that lasts `halt_after_s` (a silent sensor, or no
@@ -36,6 +36,7 @@ from jepa_ros.nodes.common import (
     declare,
     LATCHED_QOS,
     OK,
+    PolledSubscription,
     run_node,
     seconds,
     SENSOR_QOS,
@@ -61,9 +62,9 @@ PARAMETERS = {
     'joint_states_timeout_s': (0.5, 'hold when joint_states is silent this long (at least)'),
     'latent_timeout_s': (1.0, 'hold when jepa/latent is silent this long (at least)'),
     'proposal_timeout_s': (0.5, 'hold when no proposal came for this long (at least)'),
-    'watchdog_ticks': (1.75, 'an input is stale after this many of its measured periods, never '
-                             'sooner than its *_timeout_s: a slower but steady input is not '
-                             'stale'),
+    'stale_periods': (1.5, 'an input is stale after this many of its measured periods, never '
+                           'sooner than its *_timeout_s: a slower but steady input is not '
+                           'stale'),
     'max_timeout_s': (1.0, 'an input silent this long is stale, however slow it was'),
     'halt_after_s': (0.5, 'require_arming: halt when a held fault (a silent sensor, or no '
                           'proposals while a goal is set) is still silent after this long'),
@@ -102,7 +103,7 @@ class GuardrailNode(Node):
         ee = lambda joints: kinematics(torch.as_tensor(joints))[:, -1].numpy()  # noqa: E731
         watchdog = Watchdog(
             {name: p[key] for name, key in TIMEOUTS.items()},
-            ticks=p['watchdog_ticks'],
+            ticks=p['stale_periods'],
             max_timeout_s=p['max_timeout_s'],
         )
         self.gate = Gate(Guardrails(config, ee, armed=not p['require_arming']), watchdog,
@@ -115,8 +116,9 @@ class GuardrailNode(Node):
         self.proposals = FrameCounter()  # proposals taken, and skipped (superseded) while busy
         subscribe_newest(self, JointTrajectory, 'jepa/command_proposal', self.on_proposal,
                          self.proposals, COMMAND_QOS, callback_group=group)  # fmt: skip
-        self.create_subscription(JointState, 'joint_states', self.on_joints, STATE_QOS,
-                                 callback_group=group)  # fmt: skip
+        # Read when the gate needs them (each latent, proposal, deadline and summary), not one
+        # executor callback per message: an arm publishes them at 50-1000 Hz
+        self.joint_states = PolledSubscription(self, JointState, 'joint_states', STATE_QOS)
         self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS,
                                  callback_group=group)  # fmt: skip
         self.create_subscription(Image, 'jepa/goal_latent', self.on_goal, LATCHED_QOS,
@@ -136,14 +138,18 @@ class GuardrailNode(Node):
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def on_joints(self, msg: JointState) -> None:
+    def read_joints(self) -> float:
+        """Take the newest joint_states (if one came since the last read); returns now."""
         now = self.now_s()
-        self.act(self.gate.joints(now, msg.name, msg.position))
-        if self.gate.watchdog.silent_s('joint_states', now) == 0:  # it named every joint
-            self.restart('joint_states')
+        msg = self.joint_states.newest()
+        if msg is not None:
+            self.act(self.gate.joints(now, msg.name, msg.position))
+            if self.gate.watchdog.silent_s('joint_states', now) == 0:  # it named every joint
+                self.restart('joint_states')
+        return now
 
     def on_latent(self, msg: Image) -> None:
-        self.gate.latent(self.now_s())
+        self.gate.latent(self.read_joints())
         self.restart('latent')
 
     def on_goal(self, msg: Image) -> None:
@@ -152,7 +158,7 @@ class GuardrailNode(Node):
     def on_proposal(self, msg: JointTrajectory) -> None:
         proposal = Proposal(msg.joint_names, [list(pt.positions) for pt in msg.points],
                             [stamp_s(pt.time_from_start) for pt in msg.points])  # fmt: skip
-        self.act(self.gate.proposal(self.now_s(), proposal))
+        self.act(self.gate.proposal(self.read_joints(), proposal))
         self.restart('proposal')
 
     def restart(self, name: str) -> None:
@@ -163,15 +169,17 @@ class GuardrailNode(Node):
         self.deadlines[name].reset()
 
     def on_deadline(self, name: str) -> None:
-        self.act(self.gate.deadline(self.now_s(), name))
+        self.act(self.gate.deadline(self.read_joints(), name))
 
     def report_summary(self) -> None:
         """Once a second: armed or not, commands sent, interventions by reason code."""
+        self.read_joints()
         summary = self.gate.summary()
         self.status.report(OK, 'armed' if summary['armed'] else 'disarmed', **summary,
                            **self.proposals.report('proposals'))  # fmt: skip
 
     def on_arm(self, request, response):
+        self.read_joints()  # a halt holds at the newest measured position
         if request.data:
             self.gate.arm()
             response.message = 'armed'

@@ -9,13 +9,18 @@ Publishes `camera/image_raw` + `camera/camera_info` (rgb8) and `joint_states`; f
 `sim/goal_ee_pose` are simulator ground truth, for evaluation only.
 
 The camera renders in a child process (`RenderProcess`), so PyBullet's renderer does not hold this
-process's GIL for a whole frame (in the one-process demo every node would wait that long); a
-frame is rendered only while someone subscribes to `camera/image_raw`.
+process's GIL for a whole frame (in the one-process demo every node would wait that long), from a
+thread of its own. It renders no frame nobody will use: only while someone subscribes to
+`camera/image_raw`, and with `camera_sync` (default) paced by the control loop while commands
+flow (`FramePacer`): the next frame comes once a command for the last one has arrived, never
+faster than `camera_rate_hz` and never later than two of its periods; it free-runs when nothing
+is being commanded.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped
@@ -28,9 +33,10 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.envs.arm_world import ArmWorld
-from jepa_ros.envs.render_process import RenderProcess
+from jepa_ros.envs.render_process import RenderError, RenderProcess
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.envs.trajectory import TrajectoryFollower
+from jepa_ros.frames import FramePacer
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
     declare,
@@ -44,9 +50,15 @@ from jepa_ros.nodes.common import (
     StatusReporter,
 )  # fmt: skip
 
+GOAL_WAIT_S = 5.0  # sim/random_goal waits this long for a subscriber to jepa/goal_image
 PARAMETERS = {
     'scene': ('panda', 'scene YAML path or shipped name (sim/)'),
-    'camera_rate_hz': (12.0, 'camera frames per second'),
+    'camera_rate_hz': (12.0, 'camera frames per second (at most, with camera_sync)'),
+    'camera_sync': (
+        True,
+        'while commands flow, take the next frame once a command for the last '
+        'one arrived (no frame nobody uses); free-run when idle',
+    ),
     'joint_state_rate_hz': (50.0, 'joint_states messages and trajectory-following ticks per s'),
     'seed': (0, 'seed of the random goals'),
     'frame_id': ('world', 'frame of the poses'),
@@ -54,6 +66,10 @@ PARAMETERS = {
 
 
 class SimNode(Node):
+    """The simulated arm. Its controller loop (trajectory following, joint_states) and its
+    camera run on threads of their own, as a robot driver's do, not as executor callbacks;
+    whatever touches the world holds `world_lock`."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__('sim_node', **kwargs)
         self.params = declare(self, PARAMETERS)
@@ -63,11 +79,10 @@ class SimNode(Node):
         self.scene = load_scene(self.params['scene'])
         self.world = ArmWorld(self.scene, seed=self.params['seed'])
         self.world.reset()
+        self.world_lock = threading.Lock()  # the world and the trajectory follower
         self.rng = np.random.default_rng(self.params['seed'])
         self.follower = TrajectoryFollower(self.scene.controlled_joints, self.world.joints())
         self.status = StatusReporter(self, 'sim')
-        # One callback group: the world is touched by one callback at a time
-        group = MutuallyExclusiveCallbackGroup()
         self.image_pub = self.create_publisher(Image, 'camera/image_raw', SENSOR_QOS)
         self.info_pub = self.create_publisher(CameraInfo, 'camera/camera_info', SENSOR_QOS)
         self.joints_pub = self.create_publisher(JointState, 'joint_states', STATE_QOS)
@@ -75,17 +90,21 @@ class SimNode(Node):
         self.goal_ee_pub = self.create_publisher(PoseStamped, 'sim/goal_ee_pose', 1)
         self.goal_image_pub = self.create_publisher(Image, 'jepa/goal_image', COMMAND_QOS)
         controller = 'joint_trajectory_controller/joint_trajectory'
-        self.create_subscription(JointTrajectory, controller, self.on_trajectory, COMMAND_QOS,
-                                 callback_group=group)  # fmt: skip
-        self.create_service(Trigger, 'sim/reset', self.on_reset, callback_group=group)
-        self.create_service(Trigger, 'sim/random_goal', self.on_random_goal, callback_group=group)
-        self.create_timer(1.0 / self.params['joint_state_rate_hz'], self.on_tick,
-                          callback_group=group)  # fmt: skip
-        self.renderer = RenderProcess(self.scene)
-        self.world_lock = threading.Lock()  # the camera reads the joints beside the world group
-        self.create_timer(1.0 / self.params['camera_rate_hz'], self.on_camera,
-                          callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
+        self.create_subscription(JointTrajectory, controller, self.on_trajectory, COMMAND_QOS)
+        self.create_service(Trigger, 'sim/reset', self.on_reset)
+        # Its own group: it may wait for a subscriber while the arm keeps taking commands
+        self.create_service(Trigger, 'sim/random_goal', self.on_random_goal,
+                            callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
         self.commands = 0
+        self.renderer = RenderProcess(self.scene)
+        self.pacer = FramePacer(self.params['camera_rate_hz'], self.params['camera_sync'])
+        self.wakeup, self.stopping = threading.Event(), threading.Event()
+        self.threads = [
+            threading.Thread(target=self.controller_loop, name='sim controller', daemon=True),
+            threading.Thread(target=self.camera_loop, name='sim camera', daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -98,21 +117,50 @@ class SimNode(Node):
         try:
             positions = np.array([p.positions for p in msg.points], dtype=float)
             times = np.array([stamp_s(p.time_from_start) for p in msg.points], dtype=float)
-            self.follower.follow(msg.joint_names, positions, times, start, self.world.joints())
+            with self.world_lock:
+                self.follower.follow(msg.joint_names, positions, times, start,
+                                     self.world.joints())  # fmt: skip
         except ValueError as exc:
             self.status.report(ERROR, f'trajectory rejected: {exc}')
             return
         self.commands += 1
+        self.pacer.command(time.monotonic())
+        self.wakeup.set()  # the next frame may be due now
 
-    def on_tick(self) -> None:
-        """Move toward the trajectory's current target (at most the step limit per tick)."""
-        target = self.follower.target(self.now_s())
+    def controller_loop(self) -> None:
+        """The controller's thread: `tick` every 1 / joint_state_rate_hz (missed ticks are
+        skipped, not made up)."""
+        period = 1.0 / self.params['joint_state_rate_hz']
+        due = time.monotonic()
+        while not self.stopping.wait(max(0.0, due - time.monotonic())):
+            self.tick()
+            due = max(due + period, time.monotonic())
+
+    def tick(self) -> None:
+        """Move toward the trajectory's current target (at most the step limit per tick) and
+        publish the joints."""
         with self.world_lock:
+            target = self.follower.target(self.now_s())
             self.world.move(target - self.world.joints())
             joints = self.world.joints()
         header = self.header('')
         self.joints_pub.publish(JointState(header=header, name=list(self.world.joint_names),
                                            position=joints.tolist()))  # fmt: skip
+
+    def camera_loop(self) -> None:
+        """The camera's thread: a frame whenever the pacer says one is due."""
+        while not self.stopping.is_set():
+            delay = self.pacer.next_frame_s() - time.monotonic()
+            if delay > 0:
+                self.wakeup.wait(delay)  # a command may bring the next frame forward
+                self.wakeup.clear()
+                continue
+            self.pacer.frame(time.monotonic())
+            try:
+                self.on_camera()
+            except RenderError as exc:
+                self.status.report(ERROR, f'camera stopped: {exc}')
+                return
 
     def on_camera(self) -> None:
         """A camera frame (only if someone subscribes) and the end-effector pose of the same
@@ -141,12 +189,22 @@ class SimNode(Node):
     def on_reset(self, request, response):
         with self.world_lock:
             self.world.reset()
-        self.follower = TrajectoryFollower(self.scene.controlled_joints, self.world.joints())
+            self.follower = TrajectoryFollower(self.scene.controlled_joints, self.world.joints())
         response.success, response.message = True, 'arm back at the start pose'
         self.status.report(OK, response.message)
         return response
 
     def on_random_goal(self, request, response):
+        """A reachable goal's image on `jepa/goal_image` once someone subscribes to it (waiting
+        up to `GOAL_WAIT_S`: a goal image is sent once, and one published before discovery has
+        matched the subscriber is lost)."""
+        deadline = time.monotonic() + GOAL_WAIT_S
+        while self.goal_image_pub.get_subscription_count() == 0:
+            if time.monotonic() > deadline:
+                response.success = False
+                response.message = f'no subscriber to jepa/goal_image after {GOAL_WAIT_S:g} s'
+                return response
+            time.sleep(0.01)
         with self.world_lock:  # sampling moves the arm through candidate poses, then back
             goal = self.world.sample_goal(self.rng)
         self.goal_image_pub.publish(image_msg(goal.images[0], self.header('camera')))
@@ -157,6 +215,10 @@ class SimNode(Node):
         return response
 
     def destroy_node(self) -> None:
+        self.stopping.set()
+        self.wakeup.set()
+        for thread in self.threads:
+            thread.join(timeout=10.0)
         self.renderer.close()
         self.world.close()
         super().destroy_node()
