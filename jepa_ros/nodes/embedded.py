@@ -8,11 +8,12 @@ from __future__ import annotations
 from importlib import import_module
 import threading
 
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from jepa_ros.graph import CLASSES, NodeSpec
+from jepa_ros.nodes.common import node_executor
 
 
 def create_node(spec: NodeSpec, namespace: str = '') -> Node:
@@ -27,19 +28,18 @@ def create_node(spec: NodeSpec, namespace: str = '') -> Node:
 
 
 class EmbeddedGraph:
-    """Creates the nodes, spins each in its own multi-threaded executor on a background thread
-    (`start()`), as if each were its own process, and stops and destroys them on `close()`.
+    """Creates the nodes, spins each in its own executor on a background thread (`start()`),
+    as if each were its own process, and stops and destroys them on `close()`.
 
     One executor per node rather than one for all: rclpy's executor rebuilds its wait set in
-    Python from every entity it holds (subscriptions, timers and each node's six parameter
+    Python from every entity it holds (subscriptions, timers and each node's parameter
     services) on every callback it dispatches, so a shared one pays for all the nodes' entities
-    on each message of any of them.
+    on each message of any of them. Each is a `node_executor()` (see there).
     """
 
-    def __init__(self, specs: list[NodeSpec], namespace: str = '', threads: int = 2) -> None:
+    def __init__(self, specs: list[NodeSpec], namespace: str = '') -> None:
         self.nodes: list[Node] = []
-        self.executors: list[MultiThreadedExecutor] = []
-        self.threads = threads
+        self.executors: list[Executor] = []
         self._spinners: list[threading.Thread] = []
         self._closing = False
         try:
@@ -50,7 +50,7 @@ class EmbeddedGraph:
             raise
 
     def add(self, node: Node) -> None:
-        executor = MultiThreadedExecutor(num_threads=self.threads)
+        executor = node_executor()
         executor.add_node(node)
         self.nodes.append(node)
         self.executors.append(executor)
@@ -65,13 +65,13 @@ class EmbeddedGraph:
         for node, executor in zip(self.nodes, self.executors):
             self._spin(executor, node)
 
-    def _spin(self, executor: MultiThreadedExecutor, node: Node) -> None:
+    def _spin(self, executor: Executor, node: Node) -> None:
         thread = threading.Thread(target=self._run, args=(executor,),
                                   name=f'jepa_ros {node.get_name()}', daemon=True)  # fmt: skip
         thread.start()
         self._spinners.append(thread)
 
-    def _run(self, executor: MultiThreadedExecutor) -> None:
+    def _run(self, executor: Executor) -> None:
         try:
             executor.spin()
         except (ExternalShutdownException, RuntimeError):
