@@ -20,6 +20,7 @@ import torch
 import yaml
 
 from jepa_ros.actor import Actor
+from jepa_ros.cost.clearance import ObstacleClearance
 from jepa_ros.cost.cost import CostConfig, TrajectoryCost
 from jepa_ros.envs.kinematics import ForwardKinematics, proprio_link_dims
 from jepa_ros.limits import JointLimits
@@ -226,8 +227,9 @@ def build_actor(
     )
     grounded = scene.ee_link in scene.proprio_links
     ee_dims = proprio_link_dims(scene, scene.ee_link) if grounded else ()
+    obstacles = ObstacleClearance(scene, scene.obstacles) if scene.obstacles else None
     cost = TrajectoryCost(
         model, kinematics, torch.from_numpy(limits.lower), torch.from_numpy(limits.upper),
-        task.cost, ee_dims=ee_dims,
+        task.cost, ee_dims=ee_dims, obstacles=obstacles,
     )  # fmt: skip
     return Actor(model, planner, cost, limits)

@@ -15,8 +15,11 @@ import numpy as np
 import torch
 
 from jepa_ros.actor import Actor
+from jepa_ros.collision import CollisionModel
 from jepa_ros.configurator import Outcome, TaskMonitor
 from jepa_ros.envs.arm_world import ArmWorld, Goal, Observation
+from jepa_ros.envs.kinematics import ForwardKinematics
+from jepa_ros.guardrails import GuardrailConfig, Guardrails, Proposal
 
 SUCCESS_DISTANCE_M = 0.05
 
@@ -59,6 +62,45 @@ class JepaPolicy:
         return action, info
 
 
+class GatedPolicy:
+    """Another policy's actions through the guardrail gate, as on the robot: each action is
+    proposed as a one-point trajectory from the measured joints; a refused one becomes a hold
+    (zero action), a clamped one the clamped step. `info['gate']` says which."""
+
+    def __init__(self, policy: Policy, guardrails: Guardrails, step_s: float) -> None:
+        self.policy = policy
+        self.guardrails = guardrails
+        self.step_s = step_s
+
+    def reset(self, goal: Goal) -> None:
+        self.policy.reset(goal)
+
+    def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        action, info = self.policy.act(observation)
+        joints = np.asarray(observation.joints, dtype=float)
+        names = self.guardrails.config.joint_names
+        proposal = Proposal(names, [joints + action], [self.step_s])
+        command, interventions = self.guardrails.apply(proposal, dict(zip(names, joints)))
+        reasons = [i.reason.value for i in interventions]
+        if command is None:
+            return np.zeros_like(joints), {**info, 'gate': reasons[0]}
+        gated = command.positions[-1] - joints
+        return gated, {**info, 'gate': reasons[0] if reasons else 'pass'}
+
+
+def scene_guardrails(scene, collision: bool = True) -> Guardrails:
+    """The guardrail gate with the defaults of guardrail_node on `scene` (limits from the URDF,
+    collision checking against its obstacles), armed."""
+    urdf = scene.urdf()
+    names = scene.controlled_joints
+    config = GuardrailConfig(joint_names=names, lower=[urdf.joint(n).lower for n in names],
+                             upper=[urdf.joint(n).upper for n in names])  # fmt: skip
+    kinematics = ForwardKinematics(urdf, names, [scene.ee_link], scene.home)
+    ee = lambda joints: kinematics(torch.as_tensor(joints))[:, -1].numpy()  # noqa: E731
+    checker = CollisionModel(scene, names) if collision else None
+    return Guardrails(config, ee, armed=True, collision=checker)
+
+
 class RandomPolicy:
     """Uniform random joint deltas within the step limit."""
 
@@ -94,6 +136,7 @@ class EpisodeResult:
     distances: list[float] = field(default_factory=list)
     infos: list[dict[str, Any]] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)  # (V, H, W, 3) each, when recorded
+    contacts: int = 0  # steps whose move would have touched something (the world refused it)
 
     @property
     def outcome(self) -> str | None:
@@ -132,6 +175,7 @@ def run_episode(
     `record` keeps every camera frame)."""
     observation = world.reset(start)
     policy.reset(goal)
+    contacts = world.contact_moves
     result = EpisodeResult([float(np.linalg.norm(world.ee_position() - goal.ee_position))])
     for _ in range(budget):
         if record:
@@ -142,6 +186,7 @@ def run_episode(
         result.infos.append(info)
     if record:
         result.frames.append(observation.images)
+    result.contacts = world.contact_moves - contacts
     return result
 
 
@@ -158,7 +203,14 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
         'plan_ms_p50': float(np.percentile(plan_ms, 50)) if plan_ms else None,
         'plan_ms_p95': float(np.percentile(plan_ms, 95)) if plan_ms else None,
         'episodes': len(results),
+        'contacts': int(sum(r.contacts for r in results)),
+        'episodes_with_contacts': int(sum(r.contacts > 0 for r in results)),
     }
+    gate = [i['gate'] for r in results for i in r.infos if 'gate' in i]
+    if gate:
+        refused = [g for g in gate if g.startswith('reject') or g == 'collision']
+        report['gate_refused_rate'] = len(refused) / len(gate)
+        report['gate_reasons'] = {g: gate.count(g) for g in sorted(set(gate))}
     outcomes = [r.outcome for r in results]
     if any(outcomes):
         declared = np.array([o == Outcome.SUCCEEDED.value for o in outcomes])

@@ -4,7 +4,9 @@
 trajectory against hard limits and either passes it, clamps it (positions into the joint range
 minus a margin, per-point steps, velocities) or rejects it outright (NaN/Inf, unknown or missing
 joints, no points, non-increasing times, an end-effector outside the workspace box by forward
-kinematics from the URDF, a disarmed or halted gate). `Watchdog` says which inputs went stale;
+kinematics from the URDF, a path that comes closer than a margin to the arm itself, the floor
+or an obstacle (`collision.CollisionModel`), a disarmed or halted gate). `Watchdog` says which
+inputs went stale;
 the node then sends one hold at the measured position. Every intervention is returned with a
 reason code and the offending values, so the node can publish it. ROS-free.
 
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,6 +41,7 @@ class Reason(str, Enum):
     REJECT_OUT_OF_RANGE = 'reject_out_of_range'
     REJECT_NO_STATE = 'reject_no_state'
     REJECT_DISARMED = 'reject_disarmed'
+    COLLISION = 'collision'
     HOLD_STALE = 'hold_stale'
     HALT = 'halt'
 
@@ -124,18 +127,33 @@ class Command:
 EePosition = Callable[[np.ndarray], np.ndarray]  # joints (P, A) -> end-effector xyz (P, 3)
 
 
+class PathCheck(Protocol):
+    """`check_path(start (A,), points (P, A))` -> (point index, contact) of the first segment
+    that comes too close, or None (jepa_ros.collision.CollisionModel)."""
+
+    def check_path(self, start: np.ndarray, points: np.ndarray) -> tuple[int, Any] | None: ...
+
+
 class Guardrails:
     """`apply(proposal, measured)`: the only path from a proposal to the arm.
 
     `measured` maps joint names to measured positions (it may hold other joints too).
-    `ee_position` computes end-effector positions by forward kinematics from the URDF.
+    `ee_position` computes end-effector positions by forward kinematics from the URDF;
+    `collision`, if given, checks the path from the measured position through every point.
     The gate starts armed only if `armed=True`; `halt()` and `arm()` change that.
     """
 
-    def __init__(self, config: GuardrailConfig, ee_position: EePosition, armed: bool) -> None:
+    def __init__(
+        self,
+        config: GuardrailConfig,
+        ee_position: EePosition,
+        armed: bool,
+        collision: PathCheck | None = None,
+    ) -> None:
         self.config = config
         self.ee_position = ee_position
         self.armed = armed
+        self.collision = collision
 
     def arm(self) -> None:
         self.armed = True
@@ -189,6 +207,15 @@ class Guardrails:
             return None, [Intervention(Reason.REJECT_WORKSPACE,
                                        f'end-effector outside the workspace at point {point}',
                                        {'ee_position': ee[point].round(4).tolist()})]  # fmt: skip
+        # No point, nor the joint-space segments to it, may come too close to anything
+        if self.collision is not None:
+            hit = self.collision.check_path(current, slowed)
+            if hit is not None:
+                point, contact = hit
+                values = {'a': contact.a, 'b': contact.b, 'point': point,
+                          'distance_m': round(contact.distance_m, 4)}  # fmt: skip
+                detail = f'{contact.describe()} on the way to point {point}'
+                return None, [Intervention(Reason.COLLISION, detail, values)]
         return Command(cfg.joint_names, slowed, times), interventions
 
     def hold(self, measured: Mapping[str, float]) -> Command | None:

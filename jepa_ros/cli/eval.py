@@ -32,11 +32,13 @@ from jepa_ros.configurator import (
 from jepa_ros.envs.arm_world import ArmWorld
 from jepa_ros.envs.scene import load_scene, SceneConfig
 from jepa_ros.evaluation import (
+    GatedPolicy,
     JepaPolicy,
     make_pairs,
     OraclePolicy,
     RandomPolicy,
     run_episode,
+    scene_guardrails,
     summarize,
 )  # fmt: skip
 from jepa_ros.evaluation_plot import eval_figure, eval_gif
@@ -44,6 +46,7 @@ from jepa_ros.world_model.checkpoint import load_checkpoint
 from jepa_ros.world_model.model import WorldModel
 
 POLICIES = ('jepa', 'random', 'oracle', 'untrained')
+GATE_RATE_HZ = 12.0  # --gate: a proposal's one point is this far ahead, as the actor's
 
 
 def add_task_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--policies', nargs='+', choices=POLICIES, default=list(POLICIES),
         help='policies to run (default: all; the first is the main one)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--gate', action='store_true',
+        help="pass every policy's actions through the guardrail gate (limits, workspace, "
+             "collision), as on the robot; reports how often it refused",
     )  # fmt: skip
     parser.add_argument(
         '--no-monitor',
@@ -108,10 +116,13 @@ def run(args: argparse.Namespace) -> int:
     model, _ = load_checkpoint(args.checkpoint, scene=scene.to_dict())
     results, summaries = {}, {}
     main = args.policies[0]
+    guardrails = scene_guardrails(scene) if args.gate else None
     with ArmWorld(scene, seed=args.seed) as world:
         pairs = make_pairs(world, args.episodes, args.seed)
         for name in args.policies:
             policy = make_policy(name, model, scene, world, task, args)
+            if args.gate:
+                policy = GatedPolicy(policy, guardrails, step_s=1.0 / GATE_RATE_HZ)
             results[name] = [
                 run_episode(world, policy, start, goal, args.budget,
                             record=bool(args.gif) and name == main and n < args.gif_episodes)
@@ -127,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         'seed': args.seed,
         'budget': args.budget,
         'monitor': not args.no_monitor,
+        'gate': args.gate,
+        'scene': scene.name,
         'task': task.to_dict(),
         'baselines': {k: v for k, v in summaries.items() if k != main},
     }

@@ -3,7 +3,8 @@
 The goal energy compares predicted latents with the goal latent. The guardrail terms are computed
 from the joint positions the sequence would reach (current joints + cumulative actions) and from
 their forward kinematics (URDF), never from simulator ground truth: joint-limit margins, the
-end-effector's clearance above the floor, step size and smoothness. The same limits are enforced
+end-effector's clearance above the floor, the links' clearance from the scene's obstacles, step
+size and smoothness. The same limits are enforced
 as hard clips on every command; as costs they keep the planner away from the clips.
 
 Glossary: S samples, H horizon, A action dim, D latent dim.
@@ -17,6 +18,7 @@ import warnings
 
 import torch
 
+from jepa_ros.cost.clearance import ObstacleClearance
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.world_model.config import WorldModelConfig
 from jepa_ros.world_model.model import WorldModel
@@ -52,6 +54,9 @@ class CostConfig:
         default=0.05, metadata={'help': 'end-effector heights below this cost'}
     )
     clearance_weight: float = field(default=100.0, metadata={'help': 'floor-clearance term'})
+    obstacle_weight: float = field(
+        default=100.0, metadata={'help': "clearance from the scene's obstacles (if it has any)"}
+    )
     step_weight: float = field(default=0.0, metadata={'help': 'squared action size term'})
     smoothness_weight: float = field(default=0.0, metadata={'help': 'squared action change'})
 
@@ -61,7 +66,7 @@ class CostConfig:
         if self.reduction not in REDUCTIONS:
             raise ValueError(f'reduction must be one of {REDUCTIONS}, got {self.reduction!r}')
         for name in ('goal_weight', 'learned_weight', 'ee_weight', 'joint_margin_rad',
-                     'joint_limit_weight', 'clearance_weight', 'step_weight',
+                     'joint_limit_weight', 'clearance_weight', 'obstacle_weight', 'step_weight',
                      'smoothness_weight'):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
@@ -112,7 +117,7 @@ class TrajectoryCost:
     where `terms` maps each name in TERMS to its weighted (S,) contribution.
     """
 
-    TERMS = ('goal', 'joint_limits', 'clearance', 'step', 'smoothness')
+    TERMS = ('goal', 'joint_limits', 'clearance', 'obstacles', 'step', 'smoothness')
 
     def __init__(
         self,
@@ -122,8 +127,10 @@ class TrajectoryCost:
         joint_upper: torch.Tensor,
         config: CostConfig,
         ee_dims: Sequence[int] = (),
+        obstacles: ObstacleClearance | None = None,
     ) -> None:
         self.model = model
+        self.obstacles = obstacles
         self.kinematics = kinematics
         self.joint_lower = torch.as_tensor(joint_lower, dtype=torch.float32)  # (A,)
         self.joint_upper = torch.as_tensor(joint_upper, dtype=torch.float32)  # (A,)
@@ -170,12 +177,17 @@ class TrajectoryCost:
         # Floor clearance of the end-effector (forward kinematics from the URDF)
         ee = self.kinematics(path.reshape(s * h, a))[:, -1].float().view(s, h, 3)
         clearance = torch.relu(cfg.min_ee_height_m - ee[..., 2]).pow(2).sum(dim=1)
+        # Clearance of the links from the scene's obstacles (spheres on the links)
+        obstacles = torch.zeros(s)
+        if self.obstacles is not None:
+            obstacles = self.obstacles(path.reshape(s * h, a)).float().view(s, h).sum(dim=1)
         # Step size and smoothness
         step = actions.pow(2).sum(dim=(1, 2))
         smooth = (actions[:, 1:] - actions[:, :-1]).pow(2).sum(dim=(1, 2))
         return {
             'joint_limits': cfg.joint_limit_weight * limit,
             'clearance': cfg.clearance_weight * clearance,
+            'obstacles': cfg.obstacle_weight * obstacles,
             'step': cfg.step_weight * step,
             'smoothness': cfg.smoothness_weight * smooth,
         }

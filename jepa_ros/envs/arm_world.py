@@ -18,7 +18,8 @@ import sys
 
 import numpy as np
 
-from jepa_ros.envs.scene import SceneConfig
+from jepa_ros.envs.geometry import add_obstacle, adjacent_pairs, Contact, LinkDistances
+from jepa_ros.envs.scene import FLOOR, SceneConfig
 from jepa_ros.limits import JointLimits
 
 MAX_SAMPLING_TRIES = 10_000
@@ -59,6 +60,9 @@ class Goal:
     ee_position: np.ndarray
 
 
+GOAL_CLEARANCE_M = 0.04  # goals keep twice the guardrail's default obstacle margin
+
+
 class ArmWorld:
     """One arm in one scene. Construct, `reset`, then `step(action)` with joint deltas."""
 
@@ -82,6 +86,18 @@ class ArmWorld:
             max_step=scene.max_step_rad,
         )
         self._ee = self._link_index[scene.ee_link]
+        self._obstacles = {o.name: add_obstacle(self._sim, o, visual=True)
+                           for o in scene.obstacles}  # fmt: skip
+        # Touching: every pair but those that touch by design (adjacent, at home, always)
+        touching_ok = {frozenset((a, b)) for a, b, why in scene.allowed_collisions
+                       if why != 'never'}  # fmt: skip
+        self._touching = LinkDistances(self._sim, self._robot,
+                                       {FLOOR: self._floor, **self._obstacles}, ())  # fmt: skip
+        self._touching.set_skip(
+            touching_ok | adjacent_pairs(self._sim, self._robot, self._touching.names)
+        )
+        self.contacts: list[Contact] = []  # what the last move would have touched
+        self.contact_moves = 0  # moves refused because they would have touched something
         for link, rgba in scene.link_colors.items():
             self._sim.changeVisualShape(self._robot, self._link_index[link], rgbaColor=rgba)
         self._cameras = [self._camera_matrices(c) for c in scene.cameras]
@@ -166,14 +182,23 @@ class ArmWorld:
             self._set_joints(self._check_vector(joints, 'joints'))
         return self.observe()
 
+    def touching(self) -> list[Contact]:
+        """Links touching or overlapping another link (not adjacent ones), the floor or an
+        obstacle. Ground truth: for evaluation only."""
+        return self._touching.within(0.0, 0.0)
+
     def move(self, action: np.ndarray) -> np.ndarray:
         """Apply a joint delta (A,) without rendering. Returns the delta actually applied (A,)
-        float32: clipped to the step and joint limits, or zero if the move would hit the floor."""
+        float32: clipped to the step and joint limits, or zero if the move would hit the floor
+        or make a contact (then `contacts` names it and `contact_moves` counts it): the arm is
+        kinematic, so what it would touch blocks it."""
         action = self._check_vector(action, 'action')
         joints = self.joints()
         applied = self.limits.clip(action, joints)
         self._set_joints(joints + applied)
-        if self.touches_floor():
+        self.contacts = self.touching()
+        self.contact_moves += bool(self.contacts)
+        if self.contacts or self.touches_floor():
             self._set_joints(joints)
             applied = np.zeros_like(applied)
         return applied.astype(np.float32)
@@ -195,10 +220,17 @@ class ArmWorld:
         return value
 
     # --- goals -------------------------------------------------------------------------------
+    def near_obstacle(self, distance_m: float = GOAL_CLEARANCE_M) -> bool:
+        """True if any link is within `distance_m` of one of the scene's obstacles."""
+        return any(self._sim.getClosestPoints(self._robot, body, distance_m)
+                   for body in self._obstacles.values())  # fmt: skip
+
     def is_valid_configuration(self) -> bool:
-        """End-effector within the scene's height range and no link on the floor."""
+        """End-effector within the scene's height range, no link on the floor, and none near
+        an obstacle (a goal the guardrail lets the arm reach)."""
         low, high = self.scene.ee_height_range
-        return low <= self.ee_position()[2] <= high and not self.touches_floor()
+        return (low <= self.ee_position()[2] <= high and not self.touches_floor()
+                and not self.near_obstacle())  # fmt: skip
 
     def sample_configuration(self, rng: np.random.Generator | None = None) -> np.ndarray:
         """A random valid configuration (A,) from the scene's sample ranges. The arm stays put."""

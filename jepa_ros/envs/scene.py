@@ -96,6 +96,51 @@ class LightingConfig:
                 raise SceneError(f'lighting: {name} must be in [0, 1], got {value!r}')
 
 
+SHAPES = ('box', 'cylinder', 'sphere')
+FLOOR = 'floor'  # the floor plane's name in collision reports
+ALLOWED_REASONS = ('adjacent', 'default', 'always', 'never')
+
+
+@dataclass(frozen=True)
+class ObstacleConfig:
+    """A static obstacle in the robot's base frame, for the guardrail's collision check, the
+    planner's clearance cost and (in simulation) the world itself."""
+
+    name: str = field(metadata={'help': 'obstacle name, reported in collision interventions'})
+    shape: str = field(metadata={'help': f'one of {SHAPES}'})
+    position: Vec3 = field(metadata={'help': "the shape's centre in the base frame (m)"})
+    size: tuple[float, ...] = field(
+        metadata={'help': 'box: [x, y, z] full lengths; cylinder: [radius, length] (along its '
+                          'z axis); sphere: [radius] (m)'}
+    )  # fmt: skip
+    rpy: Vec3 = field(default=(0.0, 0.0, 0.0), metadata={'help': 'orientation (rad)'})
+    rgba: tuple[float, float, float, float] = field(
+        default=(0.55, 0.35, 0.2, 1.0), metadata={'help': 'colour in simulation'}
+    )
+
+    def __post_init__(self) -> None:
+        where = f'obstacle {self.name!r}'
+        if not self.name or self.name == FLOOR:
+            raise SceneError(f'an obstacle needs a name other than {FLOOR!r}, got {self.name!r}')
+        if self.shape not in SHAPES:
+            raise SceneError(f'{where}: shape must be one of {SHAPES}, got {self.shape!r}')
+        for name in ('position', 'rpy'):
+            object.__setattr__(self, name, _vec3(getattr(self, name), f'{where}: {name}'))
+        try:
+            size = tuple(float(v) for v in self.size)
+        except (TypeError, ValueError):
+            raise SceneError(f'{where}: size must be numbers, got {self.size!r}') from None
+        needed = {'box': 3, 'cylinder': 2, 'sphere': 1}[self.shape]
+        if len(size) != needed or not all(math.isfinite(v) and v > 0 for v in size):
+            raise SceneError(f'{where}: a {self.shape} needs {needed} positive sizes, '
+                             f'got {self.size!r}')  # fmt: skip
+        object.__setattr__(self, 'size', size)
+        rgba = tuple(float(c) for c in self.rgba)
+        if len(rgba) != 4 or not all(0.0 <= c <= 1.0 for c in rgba):
+            raise SceneError(f'{where}: rgba must be 4 numbers in [0, 1], got {self.rgba!r}')
+        object.__setattr__(self, 'rgba', rgba)
+
+
 @dataclass(frozen=True)
 class SceneConfig:
     """One arm in one simulated scene. `base_dir` resolves relative paths; it is not compared."""
@@ -134,6 +179,24 @@ class SceneConfig:
         },
     )
     lighting: LightingConfig = field(default_factory=LightingConfig)
+    obstacles: tuple[ObstacleConfig, ...] = field(
+        default=(), metadata={'help': 'static obstacles in the base frame (besides the floor)'}
+    )
+    floor_height_m: float | None = field(
+        default=0.0,
+        metadata={'help': "the floor plane's height in the base frame, for collision checks "
+                          '(null: no floor)'},
+    )  # fmt: skip
+    allowed_collisions: tuple[tuple[str, str, str], ...] = field(
+        default=(),
+        metadata={'help': 'link pairs (or link, obstacle) the collision check skips, with why: '
+                          'adjacent, default, always, never (`jepa-ros scene collisions`)'},
+    )  # fmt: skip
+    based_on: str = field(
+        default='',
+        metadata={'help': "the scene whose models this one uses: the same arm and cameras "
+                          "(e.g. with obstacles added); '' = its own"},
+    )  # fmt: skip
     base_dir: str = field(default='.', compare=False, metadata={'help': 'resolves relative paths'})
 
     def __post_init__(self) -> None:
@@ -171,6 +234,20 @@ class SceneConfig:
             raise SceneError(f'max_step_rad must be in (0, 1], got {self.max_step_rad!r}')
         if self.floor_clearance_m < 0.0:
             raise SceneError(f'floor_clearance_m must be >= 0, got {self.floor_clearance_m!r}')
+        obstacles = tuple(self.obstacles)
+        names = [o.name for o in obstacles]
+        if len(set(names)) != len(names):
+            raise SceneError(f'obstacle names must be unique, got {names!r}')
+        object.__setattr__(self, 'obstacles', obstacles)
+        if self.floor_height_m is not None and not math.isfinite(self.floor_height_m):
+            raise SceneError(f'floor_height_m must be finite or null, got {self.floor_height_m!r}')
+        allowed = []
+        for entry in self.allowed_collisions:
+            if len(entry) != 3 or entry[2] not in ALLOWED_REASONS:
+                raise SceneError(f'allowed_collisions entries are [a, b, reason] with reason in '
+                                 f'{ALLOWED_REASONS}, got {entry!r}')  # fmt: skip
+            allowed.append(tuple(str(v) for v in entry))
+        object.__setattr__(self, 'allowed_collisions', tuple(allowed))
 
     @property
     def action_dim(self) -> int:
@@ -192,6 +269,7 @@ class SceneConfig:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != 'base_dir'}
         data['cameras'] = [asdict(c) for c in self.cameras]
         data['lighting'] = asdict(self.lighting)
+        data['obstacles'] = [asdict(o) for o in self.obstacles]
         for name in ('home', 'sample_ranges', 'link_colors'):
             data[name] = dict(data[name])
         return yaml.safe_load(yaml.safe_dump(data))  # tuples -> lists
@@ -209,6 +287,12 @@ class SceneConfig:
                     f'joint {joint!r} is not a movable joint of {self.robot_urdf} '
                     f'(it has: {", ".join(urdf.movable_joints)})'
                 )
+        known = set(urdf.links) | {o.name for o in self.obstacles} | {FLOOR}
+        for a, b, _ in self.allowed_collisions:
+            for name in (a, b):
+                if name not in known:
+                    raise SceneError(f'allowed_collisions names {name!r}, which is neither a '
+                                     f'link of {self.robot_urdf} nor an obstacle')  # fmt: skip
         for link in [self.ee_link, *self.link_colors, *self.proprio_links]:
             if link not in urdf.links:
                 raise SceneError(f'link {link!r} is not in {self.robot_urdf}')
@@ -233,6 +317,10 @@ def scene_from_dict(data: Mapping[str, Any], base_dir: str | Path = '.') -> Scen
     try:
         data['cameras'] = tuple(CameraConfig(**c) for c in data.get('cameras') or ())
         data['lighting'] = LightingConfig(**(data.get('lighting') or {}))
+        data['obstacles'] = tuple(ObstacleConfig(**o) for o in data.get('obstacles') or ())
+        data['allowed_collisions'] = tuple(
+            tuple(entry) for entry in data.get('allowed_collisions') or ()
+        )
         for key in ('controlled_joints', 'proprio_links'):
             if key in data:
                 data[key] = tuple(data[key])

@@ -26,6 +26,7 @@ from std_srvs.srv import SetBool
 import torch
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from jepa_ros.collision import CollisionModel
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.frames import FrameCounter
@@ -68,6 +69,12 @@ PARAMETERS = {
     'max_timeout_s': (1.0, 'an input silent this long is stale, however slow it was'),
     'halt_after_s': (0.5, 'require_arming: halt when a held fault (a silent sensor, or no '
                           'proposals while a goal is set) is still silent after this long'),
+    'collision_check': (True, "refuse commands whose path comes closer than the margins to the "
+                              "arm itself, the floor or the scene's obstacles"),
+    'min_distance_m': (0.02, 'collision margin to the floor and obstacles (m)'),
+    'self_min_distance_m': (0.01, 'collision margin between links (m)'),
+    'collision_resolution_rad': (0.05, 'largest joint change between checked configurations '
+                                       'along a path (rad)'),
 }  # fmt: skip
 TIMEOUTS = {name: f'{name}_timeout_s' for name in INPUTS}
 
@@ -106,8 +113,14 @@ class GuardrailNode(Node):
             ticks=p['stale_periods'],
             max_timeout_s=p['max_timeout_s'],
         )
-        self.gate = Gate(Guardrails(config, ee, armed=not p['require_arming']), watchdog,
-                         p['require_arming'], p['halt_after_s'])  # fmt: skip
+        collision = None
+        if p['collision_check']:
+            collision = CollisionModel(
+                scene, config.joint_names, p['min_distance_m'], p['self_min_distance_m'],
+                p['collision_resolution_rad'],
+            )  # fmt: skip
+        guardrails = Guardrails(config, ee, not p['require_arming'], collision)
+        self.gate = Gate(guardrails, watchdog, p['require_arming'], p['halt_after_s'])
         self.status = StatusReporter(self, 'guardrail')
         group = MutuallyExclusiveCallbackGroup()  # the gate's state changes in one thread
         self.publisher = self.create_publisher(

@@ -83,7 +83,9 @@ def load_checkpoint(
 
 
 def check_scene(have: dict[str, Any], want: dict[str, Any], what: str) -> None:
-    """Raise CheckpointError naming the first setting in which two scene dicts differ."""
+    """Raise CheckpointError naming the first setting in which two scene dicts differ. A scene
+    `based_on` another (the same arm and camera, plus obstacles) takes that one's models."""
+    want = {**want, 'name': want.get('based_on') or want.get('name')}
     for key in ('controlled_joints', 'cameras', 'robot_urdf', 'max_step_rad', 'name'):
         if have.get(key) != want.get(key):
             raise CheckpointError(
