@@ -89,20 +89,10 @@ def figure(runs: list[dict], out: Path, title: str) -> None:
                 alpha=1.0 if 'p95' in key else 0.5,
                 label=label,
             )
-        growth.plot(
-            index,
-            [r['latency_growth'] or np.nan for r in mine],
-            's-',
-            color=f'C{number}',
-            label=f'{source}: all goals pooled',
-        )
-        growth.plot(
-            index,
-            [r['latency_growth_worst_goal'] or np.nan for r in mine],
-            '^:',
-            color=f'C{number}',
-            label=f'{source}: worst goal',
-        )
+        for key, style, what in (('latency_growth', 's-', 'all goals pooled'),
+                                 ('latency_growth_worst_goal', '^:', 'worst goal')):  # fmt: skip
+            growth.plot(index, [r[key] or np.nan for r in mine], style, color=f'C{number}',
+                        label=f'{source}: {what}')  # fmt: skip
         for i, r in zip(index, mine):
             ax.annotate(
                 f'{r["reached"]}/{r["goals"]}',

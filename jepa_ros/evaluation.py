@@ -18,7 +18,7 @@ from jepa_ros.actor import Actor
 from jepa_ros.collision import CollisionModel
 from jepa_ros.configurator import Outcome, TaskMonitor
 from jepa_ros.envs.arm_world import ArmWorld, Goal, Observation
-from jepa_ros.envs.kinematics import ForwardKinematics
+from jepa_ros.envs.kinematics import ee_position_function
 from jepa_ros.guardrails import GuardrailConfig, Guardrails, Proposal
 
 SUCCESS_DISTANCE_M = 0.05
@@ -95,8 +95,7 @@ def scene_guardrails(scene, collision: bool = True) -> Guardrails:
     names = scene.controlled_joints
     config = GuardrailConfig(joint_names=names, lower=[urdf.joint(n).lower for n in names],
                              upper=[urdf.joint(n).upper for n in names])  # fmt: skip
-    kinematics = ForwardKinematics(urdf, names, [scene.ee_link], scene.home)
-    ee = lambda joints: kinematics(torch.as_tensor(joints))[:, -1].numpy()  # noqa: E731
+    ee = ee_position_function(scene, names)
     checker = CollisionModel(scene, names) if collision else None
     return Guardrails(config, ee, armed=True, collision=checker)
 

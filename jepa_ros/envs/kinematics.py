@@ -122,6 +122,13 @@ class ForwardKinematics:
         return torch.full((joints.shape[0],), step.value, dtype=joints.dtype)
 
 
+def ee_position_function(scene, joint_names):
+    """The end-effector position by forward kinematics, as the gate takes it:
+    joints (P, len(joint_names)) array-like -> (P, 3) numpy float64."""
+    kinematics = ForwardKinematics(scene.urdf(), joint_names, [scene.ee_link], scene.home)
+    return lambda joints: kinematics(torch.as_tensor(joints))[:, -1].numpy()
+
+
 class Proprioception:
     """What the arm knows of itself: joint angles plus the positions of the scene's
     `proprio_links` by forward kinematics. __call__: (N, A) -> (N, A + 3L) float32."""

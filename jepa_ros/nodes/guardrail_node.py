@@ -23,11 +23,10 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import SetBool
-import torch
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from jepa_ros.collision import CollisionModel
-from jepa_ros.envs.kinematics import ForwardKinematics
+from jepa_ros.envs.kinematics import ee_position_function
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.frames import FrameCounter
 from jepa_ros.gate import Decision, Gate, INPUTS
@@ -105,9 +104,7 @@ class GuardrailNode(Node):
         self.params = p = declare(self, PARAMETERS)
         scene = load_scene(p['scene'])
         config = guardrail_config(scene, p)
-        kinematics = ForwardKinematics(scene.urdf(), config.joint_names, [scene.ee_link],
-                                       scene.home)  # fmt: skip
-        ee = lambda joints: kinematics(torch.as_tensor(joints))[:, -1].numpy()  # noqa: E731
+        ee = ee_position_function(scene, config.joint_names)
         watchdog = Watchdog(
             {name: p[key] for name, key in TIMEOUTS.items()},
             ticks=p['stale_periods'],
