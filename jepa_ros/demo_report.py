@@ -36,6 +36,7 @@ class GoalRecord:
     commands: int = 0  # proposals the actor sent for this goal
     seconds: float = 0.0  # from asking for the goal to the configurator's decision
     command_seconds: float = 0.0  # from the first command to the last
+    contacts: int = 0  # moves the simulator blocked because they would touch (sim/contacts)
     energies: list[float] = field(default_factory=list)
     latencies: list[TickLatency] = field(default_factory=list)  # of this goal's commands
     start_image: np.ndarray | None = None  # (H, W, 3)
@@ -114,6 +115,7 @@ def summarize_demo(
         'commanding_seconds': busy,
         'mean_control_rate_hz': (commands - len(records)) / busy if busy > 0 else None,
         'success_energy': success_energy,
+        'contacts': int(sum(r.contacts for r in records)),
         'stages': stages or {},
         'per_goal': [
             {
@@ -122,6 +124,7 @@ def summarize_demo(
                 'steps': r.ticks,
                 'commands': r.commands,
                 'seconds': r.seconds,
+                'contacts': r.contacts,
                 **_percentiles([t.total_ms for t in r.latencies], 'latency_ms'),
             }
             for r in records
@@ -145,7 +148,7 @@ def summary_line(report: dict[str, Any]) -> str:
         f'{ms("upstream_ms_p95")}, actor p95 {ms("actor_ms_p95")}); control rate '
         f'{"-" if rate is None else f"{rate:.1f}"} Hz; inputs skipped by each stage: '
         f'{skips or "-"}; guardrail interventions {guardrail.get("total_interventions", 0)} of '
-        f'{guardrail.get("commands", 0)} commands'
+        f'{guardrail.get("commands", 0)} commands; contacts {report.get("contacts", 0)}'
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jepa_ros.describe import help_of
+
 NODES = ('perception_node', 'world_model_node', 'guardrail_node', 'actor_node',
          'configurator_node')  # fmt: skip
 SIM_NODE = 'sim_node'
@@ -36,11 +38,23 @@ class GraphConfig:
     """What the launch arguments and the demo's flags choose."""
 
     use_sim: bool = True
-    checkpoint: str = field(default='', metadata={'help': 'checkpoint; empty: the shipped one'})
-    scene: str = field(default='panda', metadata={'help': 'scene YAML path or shipped name'})
-    task: str = field(default='reach_light', metadata={'help': 'task from config/tasks.yaml'})
-    control_rate_hz: float = field(default=12.0, metadata={'help': 'actor commands per second'})
-    camera_rate_hz: float = field(default=12.0, metadata={'help': 'sim camera frames per s'})
+    checkpoint: str = field(
+        default='',
+        metadata={'help': 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'},
+    )
+    scene: str = field(
+        default='panda',
+        metadata={'help': 'scene (YAML path or shipped name in sim/): URDF, controlled joints, '
+                          'camera, obstacles; the checkpoint must match it'},
+    )  # fmt: skip
+    task: str = field(
+        default='reach_light',
+        metadata={'help': 'named parameter set from config/tasks.yaml (planner, cost, monitor)'},
+    )
+    control_rate_hz: float = field(
+        default=12.0, metadata={'help': 'largest rate of plans and commands (one per new latent)'}
+    )
+    camera_rate_hz: float = field(default=12.0, metadata={'help': 'sim camera frames per second'})
     max_ticks: int = field(
         default=0, metadata={'help': "give up after this many ticks (0: task's)"}
     )
@@ -105,41 +119,61 @@ def graph_specs(config: GraphConfig) -> list[NodeSpec]:
     return specs
 
 
-# Launch arguments: name -> (default, description, the GraphConfig field it sets)
+# Launch arguments: name -> (default, description). An empty value is one not given: the node
+# parameters it sets then keep the graph's default, or a params file's value.
 LAUNCH_ARGUMENTS = {
-    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
-    'scene': ('panda', 'scene YAML (URDF, controlled joints, camera) path or shipped name'),
-    'task': ('reach_light', 'named parameter set from config/tasks.yaml'),
-    'control_rate': ('12.0', 'actor commands per second (the sim camera runs at the same rate)'),
+    'checkpoint': ('', help_of(GraphConfig, 'checkpoint')),
+    'scene': ('', help_of(GraphConfig, 'scene') + ' (empty: panda)'),
+    'task': ('', help_of(GraphConfig, 'task') + ' (empty: reach_light)'),
+    'control_rate': ('', help_of(GraphConfig, 'control_rate_hz') + '; the sim camera runs at '
+                         'the same rate (empty: 12.0)'),
     'namespace': ('', 'ROS namespace of every node'),
-    'params_file': ('', 'ROS parameter YAML applied to every node (e.g. config/panda_sim.yaml)'),
-}
+    'params_file': ('', 'ROS parameter YAML applied to every node (e.g. config/panda_sim.yaml); '
+                        'its values win over the defaults, a launch argument given here wins '
+                        'over the file'),
+}  # fmt: skip
 ARM_LAUNCH_ARGUMENTS = {
     'camera_topic': ('camera/image_raw', "the camera driver's image topic (rgb8 or bgr8)"),
     'controller_topic': ('joint_trajectory_controller/joint_trajectory',
                          "the JointTrajectoryController's command topic"),
     'joint_states_topic': ('joint_states', "the arm driver's joint states topic"),
 }  # fmt: skip
+# The node parameters each launch argument sets (in every node that has them)
+LAUNCH_PARAMETERS = {
+    'checkpoint': ('checkpoint',),
+    'scene': ('scene',),
+    'task': ('task',),
+    'control_rate': ('control_rate_hz', 'camera_rate_hz'),
+}
 
 
 def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConfig:
-    """A GraphConfig from launch-argument strings (validated like any GraphConfig)."""
+    """A GraphConfig from launch-argument strings (validated like any GraphConfig); an empty or
+    missing argument takes GraphConfig's default."""
+    given = {name: value for name, value in values.items() if value != ''}
     try:
-        rate = float(values.get('control_rate', LAUNCH_ARGUMENTS['control_rate'][0]))
+        rate = float(given.get('control_rate', GraphConfig.control_rate_hz))
     except ValueError:
-        raise ValueError(
-            f'control_rate must be a number, got {values["control_rate"]!r}'
-        ) from None
+        raise ValueError(f'control_rate must be a number, got {given["control_rate"]!r}') from None
     topics = {} if use_sim else {
-        'camera_topic': values.get('camera_topic', ARM_LAUNCH_ARGUMENTS['camera_topic'][0]),
-        'controller_topic': values.get('controller_topic',
-                                       ARM_LAUNCH_ARGUMENTS['controller_topic'][0]),
-        'joint_states_topic': values.get('joint_states_topic',
-                                         ARM_LAUNCH_ARGUMENTS['joint_states_topic'][0]),
+        name: given.get(name, default) for name, (default, _) in ARM_LAUNCH_ARGUMENTS.items()
     }  # fmt: skip
-    return GraphConfig(use_sim=use_sim, checkpoint=values.get('checkpoint', ''),
-                       scene=values.get('scene', 'panda'), task=values.get('task', 'reach_light'),
-                       control_rate_hz=rate, camera_rate_hz=rate, **topics)  # fmt: skip
+    return GraphConfig(use_sim=use_sim, checkpoint=given.get('checkpoint', ''),
+                       scene=given.get('scene', GraphConfig.scene),
+                       task=given.get('task', GraphConfig.task), control_rate_hz=rate,
+                       camera_rate_hz=rate, **topics)  # fmt: skip
+
+
+def launch_parameters(spec: NodeSpec, values: dict[str, str]) -> list[str | dict[str, Any]]:
+    """What launch_ros gets as a node's `parameters`, lowest precedence first (a later entry
+    wins): the graph's values, then the user's `params_file`, then the launch arguments given
+    explicitly (non-empty), so a user's file wins over every default and an explicit argument
+    over the file."""
+    files = [values['params_file']] if values.get('params_file') else []
+    explicit = {key for name, value in values.items() if value != ''
+                for key in LAUNCH_PARAMETERS.get(name, ())}  # fmt: skip
+    given = {key: value for key, value in spec.parameters.items() if key in explicit}
+    return [dict(spec.parameters), *files, *([given] if given else [])]
 
 
 def ros_arguments(spec: NodeSpec, namespace: str = '') -> list[str]:

@@ -5,10 +5,10 @@ trajectory against hard limits and either passes it, clamps it (positions into t
 minus a margin, per-point steps, velocities) or rejects it outright (NaN/Inf, unknown or missing
 joints, no points, non-increasing times, an end-effector outside the workspace box by forward
 kinematics from the URDF, a path that comes closer than a margin to the arm itself, the floor
-or an obstacle (`collision.CollisionModel`), a disarmed or halted gate). `Watchdog` says which
-inputs went stale;
-the node then sends one hold at the measured position. Every intervention is returned with a
-reason code and the offending values, so the node can publish it. ROS-free.
+or an obstacle (`collision.CollisionModel`), a disarmed or halted gate); a one-point step refused
+for collision goes on with one or two joints held if that passes. `Watchdog` says which inputs
+went stale; the node then sends one hold at the measured position. Every intervention is
+returned with a reason code and the offending values, so the node can publish it. ROS-free.
 
 Glossary: A controlled joints, P trajectory points.
 """
@@ -42,6 +42,7 @@ class Reason(str, Enum):
     REJECT_NO_STATE = 'reject_no_state'
     REJECT_DISARMED = 'reject_disarmed'
     COLLISION = 'collision'
+    CLAMP_COLLISION = 'clamp_collision'
     HOLD_STALE = 'hold_stale'
     HALT = 'halt'
 
@@ -129,9 +130,12 @@ EePosition = Callable[[np.ndarray], np.ndarray]  # joints (P, A) -> end-effector
 
 class PathCheck(Protocol):
     """`check_path(start (A,), points (P, A))` -> (point index, contact) of the first segment
-    that comes too close, or None (jepa_ros.collision.CollisionModel)."""
+    that comes too close, or None; `approach(contact, delta (A,))` -> (A,) how much each joint's
+    change brings the contact's pair closer, at most (jepa_ros.collision.CollisionModel)."""
 
     def check_path(self, start: np.ndarray, points: np.ndarray) -> tuple[int, Any] | None: ...
+
+    def approach(self, contact: Any, delta: np.ndarray) -> np.ndarray: ...
 
 
 class Guardrails:
@@ -215,8 +219,40 @@ class Guardrails:
                 values = {'a': contact.a, 'b': contact.b, 'point': point,
                           'distance_m': round(contact.distance_m, 4)}  # fmt: skip
                 detail = f'{contact.describe()} on the way to point {point}'
-                return None, [Intervention(Reason.COLLISION, detail, values)]
+                held = self._hold_joints(current, slowed, contact)
+                if held is None:
+                    return None, [Intervention(Reason.COLLISION, detail, values)]
+                slowed, joints = held
+                values['held'] = joints
+                interventions.append(Intervention(
+                    Reason.CLAMP_COLLISION, f'{detail}: {joints} held', values))  # fmt: skip
         return Command(cfg.joint_names, slowed, times), interventions
+
+    def _hold_joints(
+        self, current: np.ndarray, positions: np.ndarray, contact: Any
+    ) -> tuple[np.ndarray, list[str]] | None:
+        """A one-point step that was refused for `contact`, with one or two of its joints held
+        at their measured positions so the rest of the move can go on (the arm slides along
+        what it would have touched instead of stopping): the joint that brings the pair closer
+        most, else the second, else both; the first that passes every check (workspace,
+        collision) is taken. None if none passes, or for several points."""
+        if len(positions) != 1:
+            return None
+        delta = positions[0] - current
+        order = np.argsort(-self.collision.approach(contact, delta))
+        order = [int(i) for i in order if delta[i] != 0]
+        if len(order) < 2:
+            return None
+        cfg = self.config
+        for held in ([order[0]], [order[1]], order[:2]):  # at most three more checks
+            candidate = positions.copy()
+            candidate[0, list(held)] = current[list(held)]
+            if self.collision.check_path(current, candidate) is not None:
+                continue
+            ee = np.asarray(self.ee_position(candidate), dtype=float)
+            if not np.any((ee < cfg.workspace_min) | (ee > cfg.workspace_max)):
+                return candidate, [cfg.joint_names[i] for i in held]
+        return None
 
     def hold(self, measured: Mapping[str, float]) -> Command | None:
         """A one-point command to stay at the measured position (None if not all measured)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
+import time
 
 from jepa_ros.graph import NodeSpec, ros_arguments
 
@@ -55,6 +56,25 @@ class NodeProcesses:
         process = self.running.pop(name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+
+    def interrupt(self, name: str, sig: int = signal.SIGINT, timeout_s: float = 10.0
+                  ) -> tuple[int | None, float]:  # fmt: skip
+        """Send `sig` (as Ctrl-C or a launch's shutdown would) and wait; returns the exit code
+        (None if still running after `timeout_s`, then killed) and the seconds it took."""
+        process = self.running.pop(name)
+        started = time.monotonic()
+        process.send_signal(sig)
+        try:
+            code = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = None
+        return code, time.monotonic() - started
+
+    def log(self, name: str) -> str:
+        """What node `name` printed so far (stdout and stderr, every start of it)."""
+        return (self.logs / f'{name}.log').read_text(errors='replace')
 
     def rss_mb(self) -> dict[str, float]:
         return {name: rss_mb(p.pid) for name, p in self.running.items() if p.poll() is None}

@@ -42,16 +42,58 @@ def test_the_box_is_seen_where_it_is_and_only_there(model):
 def test_a_path_between_two_clear_poses_that_crosses_the_box_is_refused(model):
     point, contact = model.check_path(LEFT, RIGHT[None])
     assert point == 0 and contact.b == 'box'
-    # Checked only at its end (a resolution coarser than the whole move), the same path passes:
-    # the segment checks are what catch it
+    # Both ends are clear: the segment check is what catches it, and at any sampling resolution
+    # (conservative advancement steps by the clearance, not by the resolution)
+    assert model.contacts(LEFT) == [] == model.contacts(RIGHT)
     coarse = CollisionModel(SCENE, SCENE.controlled_joints, resolution_rad=10.0)
     try:
-        assert coarse.check_path(LEFT, RIGHT[None]) is None
+        assert coarse.check_path(LEFT, RIGHT[None])[1].b == 'box'
     finally:
         coarse.close()
     # Over the box (the shoulder raised first) the same swing is clear
     over = np.array([[-0.9, 0.0, -1.6, 2.0], [0.9, 0.0, -1.6, 2.0]])
     assert model.check_path(LEFT, over) is None
+
+
+def test_the_reach_bounds_how_far_any_point_of_a_link_moves(model):
+    """Each link's reach from each joint bounds its motion: sampled link surfaces (the
+    closest points to a far-away probe) move no more than the bound for any joint change."""
+    reach = model.reach
+    assert np.all(reach['panda_link1'][1:] == 0) and reach['panda_link1'][0] > 0
+    hand = reach['panda_hand']
+    assert np.all(hand > 0) and hand[0] > hand[3], 'the hand is farther from joint 1 than 4'
+    rng = np.random.default_rng(0)
+    client, robot = model.client, model.robot
+    links = {name: i for i, name in model.distances.names.items()}
+    for _ in range(50):
+        q0 = rng.uniform(-1.5, 1.5, 4)
+        q1 = q0 + rng.uniform(-0.3, 0.3, 4)
+        for name in ('panda_hand', 'panda_link5', 'panda_leftfinger'):
+            corners = []
+            for q in (q0, q1):  # the link's bounding-box centre moves like a point on it
+                model.set_joints(q)
+                low, high = client.getAABB(robot, links[name])
+                corners.append((np.array(low) + np.array(high)) / 2)
+            moved = np.linalg.norm(corners[1] - corners[0])
+            assert moved <= reach[name] @ np.abs(q1 - q0) + 1e-6, name
+
+
+def test_no_pair_comes_within_its_margin_between_checked_configurations(model):
+    """Segments the check passes, swept at 0.002 rad: no pair within its margin anywhere."""
+    rng = np.random.default_rng(1)
+    lower, upper = np.array([-2.5, -1.5, -2.8, 0.2]), np.array([2.5, 1.6, -0.2, 3.5])
+    passed = 0
+    while passed < 40:
+        q0 = rng.uniform(lower, upper)
+        if model.contacts(q0):
+            continue
+        q1 = np.clip(q0 + rng.uniform(-0.4, 0.4, 4), lower, upper)
+        if model.check_path(q0, q1[None]) is not None:
+            continue
+        passed += 1
+        steps = int(np.ceil(np.max(np.abs(q1 - q0)) / 0.002))
+        for k in range(steps + 1):
+            assert model.contacts(q0 + (q1 - q0) * k / steps) == [], (q0, q1, k)
 
 
 def test_an_arm_already_too_close_may_move_away_but_not_closer(model):
@@ -119,6 +161,16 @@ def test_the_gate_refuses_a_command_into_the_box_and_names_it():
     command, _ = gate.apply(Proposal(names, [LEFT - [0.1, 0, 0, 0]], [0.1]),
                             dict(zip(names, LEFT)))  # fmt: skip
     assert command is not None
+    # Toward the box and up: the swing toward it is held, the rest of the step goes on (the arm
+    # slides along the margin instead of stopping), and what goes is checked like any command
+    step = np.array([0.1, -0.08, 0.0, 0.05])
+    command, interventions = gate.apply(Proposal(names, [LEFT + step], [0.1]),
+                                        dict(zip(names, LEFT)))  # fmt: skip
+    assert [i.reason for i in interventions] == [Reason.CLAMP_COLLISION]
+    assert 'panda_joint1' in interventions[0].values['held']
+    moved = command.positions[0] - LEFT
+    assert moved[0] == 0 and np.abs(moved).sum() > 0
+    assert gate.collision.check_path(LEFT, command.positions) is None
 
 
 def test_the_simulator_reports_contacts_and_blocks_the_move():

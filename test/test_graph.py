@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 import pytest
+import yaml
 
 from jepa_ros.demo_report import (
     GoalRecord,
@@ -22,6 +23,8 @@ from jepa_ros.graph import (
     graph_config_from_launch,
     graph_specs,
     GraphConfig,
+    LAUNCH_ARGUMENTS,
+    launch_parameters,
     NODES,
     ros_arguments,
 )
@@ -121,6 +124,52 @@ def test_launch_arguments_build_the_same_graph():
     assert arm.camera_topic == '/cam' and not arm.use_sim
     with pytest.raises(ValueError, match='control_rate must be a number'):
         graph_config_from_launch({**values, 'control_rate': 'fast'}, use_sim=True)
+
+
+def effective_parameters(layers: list, node: str) -> dict:
+    """What a node ends up with from launch_ros's `parameters` list: each entry overrides the
+    ones before it; a file contributes its `/**`, `/**/<node>` and `<node>` sections."""
+    merged: dict = {}
+    for layer in layers:
+        if isinstance(layer, dict):
+            merged.update(layer)
+            continue
+        content = yaml.safe_load(Path(layer).read_text())
+        for key in ('/**', f'/**/{node}', node, f'/{node}'):
+            merged.update(content.get(key, {}).get('ros__parameters', {}))
+    return merged
+
+
+def test_a_params_file_wins_over_defaults_and_an_explicit_launch_argument_over_the_file(
+    tmp_path,
+):
+    """The bug seen with a real launch_ros: the graph's computed values came after the user's
+    file and silently replaced its control_rate_hz, max_ticks and guardrail timeouts."""
+    params = tmp_path / 'p.yaml'
+    params.write_text(yaml.safe_dump({
+        '/**/actor_node': {'ros__parameters': {'control_rate_hz': 5.0, 'task': 'reach'}},
+        '/**/configurator_node': {'ros__parameters': {'max_ticks': 77}},
+        '/**/guardrail_node': {'ros__parameters': {'latent_timeout_s': 0.5}},
+    }))  # fmt: skip
+    values = {name: default for name, (default, _) in LAUNCH_ARGUMENTS.items()}
+    values['params_file'] = str(params)
+
+    def effective(values, node):
+        spec = next(s for s in graph_specs(graph_config_from_launch(values, True))
+                    if s.executable == node)  # fmt: skip
+        return effective_parameters(launch_parameters(spec, values), node)
+
+    assert effective(values, 'actor_node')['control_rate_hz'] == 5.0
+    assert effective(values, 'actor_node')['task'] == 'reach'
+    assert effective(values, 'configurator_node')['max_ticks'] == 77
+    assert effective(values, 'guardrail_node')['latent_timeout_s'] == 0.5
+    assert effective(values, 'sim_node')['camera_rate_hz'] == 12.0, 'the default where unset'
+    explicit = {**values, 'control_rate': '8', 'task': 'reach_light'}
+    assert effective(explicit, 'actor_node')['control_rate_hz'] == 8.0
+    assert effective(explicit, 'actor_node')['task'] == 'reach_light'
+    assert effective(explicit, 'sim_node')['camera_rate_hz'] == 8.0
+    assert effective(explicit, 'configurator_node')['max_ticks'] == 77, 'not set by an argument'
+    assert effective(explicit, 'guardrail_node')['latent_timeout_s'] == 0.5
 
 
 LAUNCH_FILES = sorted((Path(__file__).resolve().parent.parent / 'launch').glob('*.launch.py'))

@@ -2,17 +2,28 @@
 kinematics: random and adversarial proposals (huge jumps, NaN/Inf, reordered, unknown, missing
 and repeated joints, timing nonsense, measured positions outside the range or missing) must never
 produce a command outside the limits. Every command that passes is re-checked independently.
+With the obstacle scene, no command the gate passes may touch the box, the floor or the arm
+itself anywhere along its path (JEPA_ROS_FUZZ_OBSTACLE proposals, 2,000 by default; the committed
+benchmarks/fuzz_collision.json is the 100,000 run:
+`JEPA_ROS_FUZZ_OBSTACLE=100000 JEPA_ROS_FUZZ_JSON=benchmarks/fuzz_collision.json
+pytest -s test/test_guardrail_fuzz.py -k box`).
 """
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
 
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
 
+from jepa_ros.collision import CollisionModel
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.envs.scene import load_scene
-from jepa_ros.guardrails import Command, GuardrailConfig, Guardrails, Proposal
+from jepa_ros.evaluation import scene_guardrails
+from jepa_ros.guardrails import Command, GuardrailConfig, Guardrails, Proposal, Reason
 
 EXAMPLES, BATCH = 4000, 25  # 100,000 proposals
 TOTAL = {'tried': 0, 'passed': 0, 'rejected': 0}
@@ -144,3 +155,83 @@ def test_fuzz_count_report():
           f"{TOTAL['rejected']} rejected, 0 outside the limits")  # fmt: skip
     assert TOTAL['tried'] >= 100_000, TOTAL
     assert TOTAL['passed'] > 10_000 and TOTAL['rejected'] > 10_000, TOTAL
+
+
+# --- Obstacles: the gate of `panda_obstacle` with collision checking ------------------------
+OBSTACLE_PROPOSALS = int(os.environ.get('JEPA_ROS_FUZZ_OBSTACLE', '2000'))
+OBSTACLE_SCENE = load_scene('panda_obstacle')
+ORACLE_RESOLUTION_RAD = 0.005
+
+
+def obstacle_fuzz(proposals: int, seed: int = 0) -> dict[str, int]:
+    """Proposals from collision-free measured poses: small moves, moves toward poses that touch
+    the box, the floor or the arm itself, and big jumps. Every command the gate passes is swept
+    at 0.005 rad by an independent model (contact = distance <= 0, no margins): none may touch."""
+    gate = scene_guardrails(OBSTACLE_SCENE)
+    oracle = CollisionModel(OBSTACLE_SCENE, OBSTACLE_SCENE.controlled_joints, 0.0, 0.0)
+    names = list(gate.config.joint_names)
+    low, high = gate.config.safe_lower, gate.config.safe_upper
+    rng = np.random.default_rng(seed)
+    touching = []  # poses in contact, to aim at
+    while len(touching) < 200:
+        q = rng.uniform(low, high)
+        if oracle.contacts(q, 0.0):
+            touching.append(q)
+    counts = {'tried': 0, 'passed': 0, 'rejected': 0, 'collision_refusals': 0, 'in_collision': 0}
+    try:
+        while counts['tried'] < proposals:
+            aim = touching[rng.integers(len(touching))]
+            kind = rng.random()
+            if kind < 0.5:  # just clear of a pose that touches something
+                measured = aim + rng.normal(0, 1, len(names)) * rng.uniform(0.02, 0.1)
+            else:
+                measured = rng.uniform(low, high)
+            if np.any(measured < low) or np.any(measured > high):
+                continue
+            if gate.collision.contacts(measured):
+                continue  # the arm is never measured within a margin here
+            points = int(rng.integers(1, 5))
+            if kind < 0.6:  # toward the pose that touches, and past it
+                fractions = np.sort(rng.uniform(0, 1.5, points))[:, None]
+                positions = measured + fractions * (aim - measured)
+            elif kind < 0.8:  # small moves
+                positions = measured + np.cumsum(rng.normal(0, 0.06, (points, len(names))), 0)
+            else:  # big jumps (the gate clamps their steps)
+                positions = rng.uniform(low, high, (points, len(names)))
+            times = np.cumsum(rng.uniform(0.05, 0.3, points))
+            proposal = Proposal(names, positions.tolist(), times.tolist())
+            command, interventions = gate.apply(proposal, dict(zip(names, measured)))
+            counts['tried'] += 1
+            if command is None:
+                counts['rejected'] += 1
+                counts['collision_refusals'] += interventions[0].reason == Reason.COLLISION
+                continue
+            counts['passed'] += 1
+            previous = measured
+            for point in command.positions:
+                steps = max(1, int(np.ceil(np.max(np.abs(point - previous)) /
+                                           ORACLE_RESOLUTION_RAD)))  # fmt: skip
+                for k in range(1, steps + 1):
+                    hit = oracle.contacts(previous + (point - previous) * k / steps, 0.0)
+                    if hit:
+                        counts['in_collision'] += 1
+                        what = f'{hit[0].describe()}, from {measured} by {command.positions}'
+                        raise AssertionError(f'passed into contact: {what}')
+                previous = point
+    finally:
+        oracle.close()
+        gate.collision.close()
+    return counts
+
+
+def test_no_command_into_the_box_the_floor_or_the_arm_itself():
+    counts = obstacle_fuzz(OBSTACLE_PROPOSALS)
+    print(f'\nobstacle fuzz: {counts}')
+    path = os.environ.get('JEPA_ROS_FUZZ_JSON')
+    if path:
+        Path(path).write_text(json.dumps({'scene': 'panda_obstacle', 'seed': 0,
+                                          'oracle_resolution_rad': ORACLE_RESOLUTION_RAD,
+                                          **counts}, indent=2) + '\n')  # fmt: skip
+    assert counts['in_collision'] == 0
+    assert counts['passed'] > OBSTACLE_PROPOSALS // 5, counts
+    assert counts['collision_refusals'] > OBSTACLE_PROPOSALS // 50, counts  # it aims at them

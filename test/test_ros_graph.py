@@ -60,6 +60,8 @@ CONTRACT = {
     '/jepa/command_proposal': TRAJECTORY,
     '/joint_trajectory_controller/joint_trajectory': TRAJECTORY,
     '/jepa/status': 'diagnostic_msgs/msg/DiagnosticArray',
+    '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
+    '/sim/contacts': 'diagnostic_msgs/msg/DiagnosticArray',
     '/sim/ee_pose': 'geometry_msgs/msg/PoseStamped',
     '/sim/goal_ee_pose': 'geometry_msgs/msg/PoseStamped',
 }
@@ -277,15 +279,65 @@ def send_until(probe: Probe, publisher, msg, done, what: str, timeout_s: float =
     assert done(), f'no {what}'
 
 
-def test_run_time_parameter_changes_are_checked():
+def test_run_time_parameter_sets_are_refused_when_read_only_or_out_of_range():
+    """`ros2 param set` over the parameter services: a parameter a node reads at start only is
+    refused (read-only), so is a value outside its declared range and an unknown task; a valid
+    change is applied. Descriptions and ranges are declared (what `ros2 param describe` shows)."""
+    from rcl_interfaces.msg import ParameterType
     from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
 
-    from jepa_ros.nodes.common import parameter_error
+    from jepa_ros.describe import help_of
 
-    start_only = ('scene',)
-    assert parameter_error(Parameter('task', value='reach'), '', start_only) is None
-    assert "unknown task 'fly'" in parameter_error(Parameter('task', value='fly'), '', start_only)
-    assert 'read at start only' in parameter_error(Parameter('scene', value='x'), '', start_only)
+    specs = [s for s in graph_specs(GraphConfig()) if s.executable in
+             ('guardrail_node', 'actor_node', 'configurator_node')]  # fmt: skip
+    with running(specs) as (graph, probe):
+
+        def set_one(node: str, name: str, value):
+            client = AsyncParameterClient(probe, node)
+            assert client.wait_for_services(timeout_sec=30), node
+            future = client.set_parameters([Parameter(name, value=value)])
+            probe.wait_for(future.done, 30, f'{node} to answer')
+            return future.result().results[0]
+
+        refused = set_one('guardrail_node', 'max_step_rad', 0.5)  # read at start only
+        assert not refused.successful and 'read-only' in refused.reason, refused
+        refused = set_one('actor_node', 'control_rate_hz', 0.0)  # range [0.1, 1000]
+        assert not refused.successful and 'out of range' in refused.reason, refused
+        refused = set_one('configurator_node', 'max_ticks', -1)
+        assert not refused.successful and 'out of range' in refused.reason, refused
+        refused = set_one('configurator_node', 'task', 'fly')
+        assert not refused.successful and "unknown task 'fly'" in refused.reason, refused
+        assert set_one('actor_node', 'control_rate_hz', 6.0).successful
+        actor = next(n for n in graph.nodes if n.get_name() == 'actor_node')
+        assert actor.params['control_rate_hz'] == 6.0
+        client = AsyncParameterClient(probe, 'actor_node')
+        future = client.describe_parameters(['control_rate_hz', 'scene'])
+        probe.wait_for(future.done, 30, 'actor_node to describe')
+        rate, scene = future.result().descriptors
+        assert rate.description.startswith(help_of(GraphConfig, 'control_rate_hz'))
+        assert rate.floating_point_range[0].from_value == 0.1 and not rate.read_only
+        assert scene.read_only and scene.type == ParameterType.PARAMETER_STRING
+
+
+def test_a_bad_parameter_at_start_is_one_line_and_a_non_zero_exit():
+    import subprocess
+    import sys
+
+    env = {**os.environ, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+           'ROS_DOMAIN_ID': os.environ.get('JEPA_ROS_TEST_DOMAIN_ID', '87')}  # fmt: skip
+    for node, parameter, expected in (
+        ('actor_node', 'control_rate_hz:=0.0', 'control_rate_hz out of range'),
+        ('guardrail_node', 'scene:=/no/such/scene.yaml', 'scene file not found'),
+        ('sim_node', 'camera_rate_hz:=fast', "'camera_rate_hz'"),
+    ):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, '-m', f'jepa_ros.nodes.{node}', '--ros-args', '-p', parameter],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, (node, done.returncode, done.stderr)
+        assert lines[0].startswith(f'{node}: cannot start: ') and expected in lines[0], lines
 
 
 def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
@@ -381,3 +433,86 @@ def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
         armed = probe.now_s()
         feed(10, True, until=lambda: sum(t > armed for t in commands) >= 3)
         assert sum(t > armed for t in commands) >= 3, 'commands after re-arming'
+
+
+STOPPING = ('collision', 'clamp_collision')  # the gate's reasons for refusing or holding joints
+
+
+def test_hostile_proposals_into_the_box_and_into_the_arm_itself_make_no_contact():
+    """The sim (panda_obstacle) and the gate, fed hostile proposals at 20 Hz: each a full step
+    from the measured joints straight toward a pose inside the box, then toward the hand folded
+    onto the base. The gate lets the arm come close, then refuses the step (`collision`) or holds
+    the joints that would close in (`clamp_collision`); the simulator reports no contact
+    (`sim/contacts`)."""
+    from trajectory_msgs.msg import JointTrajectoryPoint
+
+    from jepa_ros.nodes.common import seconds
+
+    scene = 'panda_obstacle'
+    specs = [NodeSpec('sim_node', {'scene': scene}), NodeSpec('guardrail_node', {'scene': scene})]
+    names = list(load_scene(scene).controlled_joints)
+    # Away from the box first (a clear pose), then into it; then, turned away from the box, the
+    # hand folded onto the base
+    clear = [('clear', [-0.9, 0.0, -1.6, 2.0]), ('clear', [-1.5, 0.0, -2.0, 1.53])]
+    targets = [clear[0], ('box', [0.0, 0.6, -2.0, 2.0]), *clear,
+               ('self', [-1.5, 0.96, -2.78, 1.53])]  # fmt: skip
+    with running(specs) as (graph, probe):
+        contacts, commands, measured = [], [], {}
+        probe.create_subscription(
+            DiagnosticArray, 'sim/contacts', lambda m: probe.record(lambda: contacts.append(m)), 10
+        )
+        probe.create_subscription(JointTrajectory, 'joint_trajectory_controller/joint_trajectory',
+                                  lambda m: probe.record(lambda: commands.append(m)),
+                                  COMMAND_QOS)  # fmt: skip
+        probe.create_subscription(JointState, 'joint_states', lambda m: probe.record(
+            lambda: measured.update(zip(m.name, m.position))), 10)  # fmt: skip
+        latents = probe.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
+        proposals = probe.create_publisher(JointTrajectory, 'jepa/command_proposal', COMMAND_QOS)
+        probe.wait_for(lambda: set(names) <= set(measured), 30, 'joint_states')
+        for what, target in targets:
+            refusals = lambda: [e for e in probe.status_of('guardrail_node', 'collision: ')  # noqa: E731
+                                if e[2].get('reason') in STOPPING]  # fmt: skip
+            before, sent = len(refusals()), len(commands)
+            end = time.monotonic() + 8.0
+            while time.monotonic() < end and len(refusals()) < before + 10:
+                if what == 'clear' and np.allclose([measured[n] for n in names], target, 0, 0.01):
+                    break
+                latents.publish(
+                    latent_msg(
+                        np.zeros(32, np.float32), Header(stamp=probe.get_clock().now().to_msg())
+                    )
+                )
+                with probe.condition:
+                    now = np.array([measured[n] for n in names])
+                step = np.clip(np.array(target) - now, -0.1, 0.1)
+                point = JointTrajectoryPoint(positions=(now + step).tolist(),
+                                             time_from_start=seconds(0.1))  # fmt: skip
+                proposals.publish(JointTrajectory(joint_names=names, points=[point]))
+                time.sleep(0.05)
+            assert len(commands) > sent + 3, f'the arm moved toward {what}'
+            if what != 'clear':
+                assert len(refusals()) >= before + 10, f'the gate stopped the moves into {what}'
+            assert contacts == [], [s.message for m in contacts for s in m.status]
+
+
+def test_the_sim_params_file_is_the_defaults_written_out():
+    """config/panda_sim.yaml names every parameter of every node of the sim graph, each with the
+    value the graph starts it with (the node's default, or what the graph sets): passed as a
+    `params_file` (which wins over the defaults) it changes nothing."""
+    import importlib
+    from pathlib import Path
+
+    import yaml
+
+    from jepa_ros.graph import CLASSES
+
+    path = Path(__file__).resolve().parent.parent / 'config' / 'panda_sim.yaml'
+    written = yaml.safe_load(path.read_text())
+    for spec in graph_specs(GraphConfig()):
+        module = importlib.import_module(CLASSES[spec.executable].split(':')[0])
+        defaults = {name: p.default for name, p in module.PARAMETERS.items()}
+        expected = {**defaults, **spec.parameters}
+        given = written[f'/**/{spec.executable}']['ros__parameters']
+        assert set(given) == set(expected), (spec.executable, set(given) ^ set(expected))
+        for name, value in expected.items():
+            assert given[name] == pytest.approx(value), (spec.executable, name)

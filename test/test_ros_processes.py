@@ -13,6 +13,7 @@ import ast
 from contextlib import contextmanager
 import os
 from pathlib import Path
+import signal
 import threading
 
 import numpy as np
@@ -35,7 +36,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from jepa_ros.envs.arm_world import ArmWorld  # noqa: E402
 from jepa_ros.envs.scene import load_scene  # noqa: E402
-from jepa_ros.graph import graph_specs, GraphConfig  # noqa: E402
+from jepa_ros.graph import graph_specs, GraphConfig, NODES  # noqa: E402
 from jepa_ros.nodes.common import (  # noqa: E402
     COMMAND_QOS,
     image_msg,
@@ -214,3 +215,25 @@ def test_physical_arm_rules_disarmed_start_halt_on_actor_death_rearm(tmp_path):
         stamps = [stamp_s(m.header.stamp) for _, m in probe.commands]
         assert all(s == 0.0 for s in stamps), 'commands start now (header.stamp 0)'
         assert np.isfinite([p for _, m in probe.commands for p in m.points[0].positions]).all()
+        # A launch's shutdown (SIGTERM) ends each node cleanly, the restarted ones included
+        for name in list(processes.running):
+            exits_cleanly(processes, name, signal.SIGTERM)
+
+
+def exits_cleanly(processes: NodeProcesses, name: str, sig: int) -> None:
+    """`sig` ends node `name` with exit code 0 within 2 s, and it printed no traceback."""
+    code, seconds = processes.interrupt(name, sig)
+    log = processes.log(name)
+    assert code == 0, f'{name} exited with {code} on {signal.Signals(sig).name}:\n{log[-2000:]}'
+    assert seconds <= 2.0, f'{name} took {seconds:.1f} s to exit on {signal.Signals(sig).name}'
+    assert 'Traceback' not in log and 'RCLError' not in log, f'{name}:\n{log[-3000:]}'
+
+
+def test_every_node_ends_cleanly_on_sigint_mid_reach(tmp_path):
+    """Ctrl-C while a goal is being reached: each node exits 0 within 2 s, no traceback."""
+    with graph_processes(GraphConfig(control_rate_hz=RATE, camera_rate_hz=RATE),
+                         tmp_path) as (processes, probe):  # fmt: skip
+        probe.call(probe.random_goal, Trigger.Request(), 'sim/random_goal')
+        probe.wait_for(lambda: len(probe.commands) >= 3, 60, 'commands to the arm')
+        for name in ['sim_node', *NODES]:  # the sim first: the others lose their inputs
+            exits_cleanly(processes, name, signal.SIGINT)

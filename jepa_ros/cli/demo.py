@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except TimeoutError as exc:
         raise DemoError(str(exc)) from None
+    except KeyboardInterrupt:
+        print('interrupted: the graph is stopped', flush=True)
+        return 0
     success_energy = _success_energy(args)
     report = summarize_demo(records, latencies, success_energy, counters['stages'])
     report['guardrail'] = counters['guardrail']

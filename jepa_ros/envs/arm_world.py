@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+import math
 import os
 import sys
 
@@ -191,12 +192,16 @@ class ArmWorld:
         """Apply a joint delta (A,) without rendering. Returns the delta actually applied (A,)
         float32: clipped to the step and joint limits, or zero if the move would hit the floor
         or make a contact (then `contacts` names it and `contact_moves` counts it): the arm is
-        kinematic, so what it would touch blocks it."""
+        kinematic, so what it would touch blocks it. A pair already in contact (a start pose
+        sampled there) may move apart, not deeper."""
         action = self._check_vector(action, 'action')
         joints = self.joints()
         applied = self.limits.clip(action, joints)
+        before = {c.pair: c.distance_m for c in self.touching()}
         self._set_joints(joints + applied)
-        self.contacts = self.touching()
+        # An arm already in contact (a start sampled there) may move out, not deeper
+        self.contacts = [c for c in self.touching()
+                         if c.distance_m < before.get(c.pair, math.inf) - 1e-4]  # fmt: skip
         self.contact_moves += bool(self.contacts)
         if self.contacts or self.touches_floor():
             self._set_joints(joints)

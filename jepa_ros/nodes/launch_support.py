@@ -15,6 +15,7 @@ from jepa_ros.graph import (
     graph_config_from_launch,
     graph_specs,
     LAUNCH_ARGUMENTS,
+    launch_parameters,
 )
 from launch import LaunchDescription
 
@@ -35,10 +36,9 @@ def launch_description(use_sim: bool, params_file: str = '') -> LaunchDescriptio
     def nodes(context) -> list[Node]:
         values = {name: LaunchConfiguration(name).perform(context) for name in arguments}
         config = graph_config_from_launch(values, use_sim)
-        files = [values['params_file']] if values['params_file'] else []
         return [
             Node(package=PACKAGE, executable=spec.executable, name=spec.executable,
-                 namespace=values['namespace'], parameters=[*files, spec.parameters],
+                 namespace=values['namespace'], parameters=launch_parameters(spec, values),
                  remappings=list(spec.remappings), output='screen', emulate_tty=True)
             for spec in graph_specs(config)
         ]  # fmt: skip

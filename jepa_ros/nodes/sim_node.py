@@ -6,7 +6,9 @@ Publishes `camera/image_raw` + `camera/camera_info` (rgb8) and `joint_states`; f
 `sim/ee_pose` with each camera frame (the same instant); services
 `sim/reset` (back to the start pose) and `sim/random_goal` (a reachable goal: its image on
 `jepa/goal_image`, its end-effector pose on `sim/goal_ee_pose`). `sim/ee_pose` and
-`sim/goal_ee_pose` are simulator ground truth, for evaluation only.
+`sim/goal_ee_pose` are simulator ground truth, for evaluation only, and so is `sim/contacts`
+(diagnostic_msgs/DiagnosticArray, one status per pair): the arm is kinematic, so a move that would
+touch itself, the floor or an obstacle is blocked, and each blocked move is reported there.
 
 The camera renders in a child process (`RenderProcess`), so PyBullet's renderer does not hold this
 process's GIL for a whole frame (in the one-process demo every node would wait that long), from a
@@ -23,6 +25,7 @@ import threading
 import time
 
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -32,11 +35,14 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from jepa_ros.describe import help_of, ParameterSpec, start_only
 from jepa_ros.envs.arm_world import ArmWorld
+from jepa_ros.envs.geometry import Contact
 from jepa_ros.envs.render_process import RenderError, RenderProcess
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.envs.trajectory import TrajectoryFollower
 from jepa_ros.frames import FramePacer
+from jepa_ros.graph import GraphConfig
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
     declare,
@@ -51,18 +57,19 @@ from jepa_ros.nodes.common import (
 )  # fmt: skip
 
 GOAL_WAIT_S = 5.0  # sim/random_goal waits this long for a subscriber to jepa/goal_image
-PARAMETERS = {
-    'scene': ('panda', 'scene YAML path or shipped name (sim/)'),
-    'camera_rate_hz': (12.0, 'camera frames per second (at most, with camera_sync)'),
-    'camera_sync': (
-        True,
-        'while commands flow, take the next frame once a command for the last '
-        'one arrived (no frame nobody uses); free-run when idle',
-    ),
-    'joint_state_rate_hz': (50.0, 'joint_states messages and trajectory-following ticks per s'),
-    'seed': (0, 'seed of the random goals'),
-    'frame_id': ('world', 'frame of the poses'),
-}
+PARAMETERS = start_only({
+    'scene': ParameterSpec('panda', help_of(GraphConfig, 'scene')),
+    'camera_rate_hz': ParameterSpec(
+        12.0, help_of(GraphConfig, 'camera_rate_hz') + ' (at most, with camera_sync)', 0.1,
+        1000.0),
+    'camera_sync': ParameterSpec(
+        True, 'while commands flow, take the next frame once a command for the last one arrived '
+              '(no frame nobody uses); free-run when idle'),
+    'joint_state_rate_hz': ParameterSpec(
+        50.0, 'joint_states messages and trajectory-following ticks per second', 1.0, 1000.0),
+    'seed': ParameterSpec(0, 'seed of the random goals'),
+    'frame_id': ParameterSpec('world', 'frame of the poses'),
+})  # fmt: skip
 
 
 class SimNode(Node):
@@ -73,9 +80,6 @@ class SimNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__('sim_node', **kwargs)
         self.params = declare(self, PARAMETERS)
-        for rate in ('camera_rate_hz', 'joint_state_rate_hz'):
-            if not self.params[rate] > 0:
-                raise ValueError(f'{rate} must be > 0, got {self.params[rate]}')
         self.scene = load_scene(self.params['scene'])
         self.world = ArmWorld(self.scene, seed=self.params['seed'])
         self.world.reset()
@@ -89,6 +93,8 @@ class SimNode(Node):
         self.ee_pub = self.create_publisher(PoseStamped, 'sim/ee_pose', STATE_QOS)
         self.goal_ee_pub = self.create_publisher(PoseStamped, 'sim/goal_ee_pose', 1)
         self.goal_image_pub = self.create_publisher(Image, 'jepa/goal_image', COMMAND_QOS)
+        # Ground truth for evaluation only, like sim/ee_pose: a message per blocked move
+        self.contacts_pub = self.create_publisher(DiagnosticArray, 'sim/contacts', 10)
         controller = 'joint_trajectory_controller/joint_trajectory'
         self.create_subscription(JointTrajectory, controller, self.on_trajectory, COMMAND_QOS)
         self.create_service(Trigger, 'sim/reset', self.on_reset)
@@ -100,9 +106,10 @@ class SimNode(Node):
         self.pacer = FramePacer(self.params['camera_rate_hz'], self.params['camera_sync'])
         self.wakeup, self.stopping = threading.Event(), threading.Event()
         self.threads = [
-            threading.Thread(target=self.controller_loop, name='sim controller', daemon=True),
-            threading.Thread(target=self.camera_loop, name='sim camera', daemon=True),
-        ]
+            threading.Thread(target=self.until_shutdown, args=(loop,), name=name, daemon=True)
+            for loop, name in ((self.controller_loop, 'sim controller'),
+                               (self.camera_loop, 'sim camera'))
+        ]  # fmt: skip
         for thread in self.threads:
             thread.start()
 
@@ -127,6 +134,15 @@ class SimNode(Node):
         self.pacer.command(time.monotonic())
         self.wakeup.set()  # the next frame may be due now
 
+    def until_shutdown(self, loop) -> None:
+        """Run a thread's loop; an error because the context was shut down under it (a signal)
+        ends the thread quietly, any other is raised."""
+        try:
+            loop()
+        except Exception:
+            if self.context.ok() and not self.stopping.is_set():
+                raise
+
     def controller_loop(self) -> None:
         """The controller's thread: `tick` every 1 / joint_state_rate_hz (missed ticks are
         skipped, not made up)."""
@@ -142,8 +158,11 @@ class SimNode(Node):
         with self.world_lock:
             target = self.follower.target(self.now_s())
             self.world.move(target - self.world.joints())
-            joints = self.world.joints()
+            joints, contacts = self.world.joints(), self.world.contacts
+            blocked = self.world.contact_moves
         header = self.header('')
+        if contacts:
+            self.contacts_pub.publish(contacts_msg(contacts, blocked, header))
         self.joints_pub.publish(JointState(header=header, name=list(self.world.joint_names),
                                            position=joints.tolist()))  # fmt: skip
 
@@ -215,13 +234,30 @@ class SimNode(Node):
         return response
 
     def destroy_node(self) -> None:
-        self.stopping.set()
-        self.wakeup.set()
-        for thread in self.threads:
-            thread.join(timeout=10.0)
-        self.renderer.close()
-        self.world.close()
+        """Stop the threads, the renderer and the world (those that were started: a node that
+        failed to start is destroyed too)."""
+        if hasattr(self, 'threads'):
+            self.stopping.set()
+            self.wakeup.set()
+            for thread in self.threads:
+                thread.join(timeout=10.0)
+        for part in ('renderer', 'world'):
+            if hasattr(self, part):
+                getattr(self, part).close()
         super().destroy_node()
+
+
+def contacts_msg(contacts: list[Contact], blocked: int, header: Header) -> DiagnosticArray:
+    """What a blocked move would have touched: one ERROR status per pair (name 'a|b', values
+    a, b, distance_m and the count of moves blocked so far)."""
+    return DiagnosticArray(header=header, status=[
+        DiagnosticStatus(level=ERROR, name=f'{c.a}|{c.b}', message=c.describe(),
+                         hardware_id='sim', values=[
+                             KeyValue(key='a', value=c.a), KeyValue(key='b', value=c.b),
+                             KeyValue(key='distance_m', value=f'{c.distance_m:.4f}'),
+                             KeyValue(key='blocked_moves', value=str(blocked))])
+        for c in contacts
+    ])  # fmt: skip
 
 
 def main(args: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 import torch
 
+from jepa_ros.describe import ParameterSpec
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.frames import FrameCounter
 from jepa_ros.images import ImageError
@@ -35,7 +36,9 @@ from jepa_ros.nodes.common import (
 
 PARAMETERS = {
     **MODEL_PARAMETERS,
-    'surprise_warn': (0.5, 'surprise energy above which the status is a warning'),
+    'surprise_warn': ParameterSpec(
+        0.5, 'surprise energy above which the status is a warning', 0.0, 1e6, read_only=True
+    ),  # fmt: skip
 }
 
 
