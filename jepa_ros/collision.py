@@ -97,18 +97,14 @@ class CollisionModel:
         self.tolerance_m = TOLERANCE_M
         self.reach = self._reach()
         self._max_reach = np.max(np.stack(list(self.reach.values())), axis=0)
-        self.fixed_axes = self._fixed_axes()
-        # Rotating about a vertical axis fixed in the world moves nothing toward the floor
-        self._floor_moving = np.ones(len(self._indices))
-        for k, (_, axis) in self.fixed_axes.items():
-            self._floor_moving[k] = 0.0 if abs(axis[2]) > 1 - 1e-9 else 1.0
+        self._floor_moving = self._moves_height()
 
-    def _fixed_axes(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Controlled revolute joints whose axis is fixed in the world (no moving joint before
-        them, like most arms' first joint): position in A -> (a point on the axis, its unit
-        direction), both in the base frame."""
+    def _moves_height(self) -> np.ndarray:
+        """(A,) 0 for a joint that cannot change any height, else 1: a revolute joint with no
+        moving joint before it (its axis fixed in the world, like most arms' first joint) and
+        a vertical axis moves nothing toward or away from the floor."""
         client, robot = self.client, self.robot
-        axes = {}
+        scale = np.ones(len(self._indices))
         for k, i in enumerate(self._indices):
             info = client.getJointInfo(robot, i)
             parent, fixed_before = info[16], True
@@ -116,11 +112,11 @@ class CollisionModel:
                 fixed_before &= client.getJointInfo(robot, parent)[2] == FIXED
                 parent = client.getJointInfo(robot, parent)[16]
             if fixed_before and info[2] != PRISMATIC:
-                state = client.getLinkState(robot, i)
-                rotation = np.array(client.getMatrixFromQuaternion(state[5])).reshape(3, 3)
-                axis = rotation @ np.array(info[13])
-                axes[k] = (np.array(state[4]), axis / np.linalg.norm(axis))
-        return axes
+                rotation = client.getMatrixFromQuaternion(client.getLinkState(robot, i)[5])
+                axis = np.array(rotation).reshape(3, 3) @ np.array(info[13])
+                if abs(axis[2]) > (1 - 1e-9) * np.linalg.norm(axis):
+                    scale[k] = 0.0
+        return scale
 
     def _reach(self, poses: int = 16) -> dict[str, np.ndarray]:
         """For each link with geometry, (A,): how far any point of it can be from each

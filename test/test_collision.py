@@ -184,6 +184,23 @@ def test_the_simulator_reports_contacts_and_blocks_the_move():
         assert world.touching() == []  # the refused moves left it clear
 
 
+def test_an_arm_started_in_contact_may_move_apart_but_not_deeper():
+    """A start pose sampled with the fingers inside the base (seed 4000's first eval pair):
+    moves that separate them go through, one that presses in is blocked and counted."""
+    inside = np.array([0.868, 0.418, -2.777, 1.668])
+    with ArmWorld(load_scene('panda')) as world:
+        world.reset(inside)
+        depth = {c.pair: c.distance_m for c in world.touching()}
+        assert depth and all(d < 0 for d in depth.values())
+        deeper = world.move(np.array([0, 0, -0.05, 0]))
+        assert not deeper.any() and world.contact_moves == 1 and world.contacts
+        for _ in range(2):  # out, twice (the second from what the first one measured)
+            assert world.move(np.array([0, 0, 0.05, 0])).any()
+        assert world.contact_moves == 1
+        now = {c.pair: c.distance_m for c in world.touching()}
+        assert all(now.get(pair, np.inf) > d for pair, d in depth.items())
+
+
 def test_goals_keep_clear_of_the_box():
     with ArmWorld(SCENE, seed=3) as world:
         for _ in range(20):

@@ -10,37 +10,22 @@ Everything is deterministic for a given seed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 import math
-import os
-import sys
 
 import numpy as np
 
-from jepa_ros.envs.geometry import add_obstacle, adjacent_pairs, Contact, LinkDistances
+from jepa_ros.envs.geometry import (
+    add_obstacle,
+    adjacent_pairs,
+    Contact,
+    LinkDistances,
+    quiet_c_output,
+)
 from jepa_ros.envs.scene import FLOOR, SceneConfig
 from jepa_ros.limits import JointLimits
 
 MAX_SAMPLING_TRIES = 10_000
-
-
-@contextmanager
-def _quiet_c_output() -> Iterator[None]:
-    """Silence what PyBullet's C code prints on import and connect (build time, argv[0])."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, 'w') as devnull:
-            os.dup2(devnull.fileno(), 1)
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
 
 
 @dataclass(frozen=True)
@@ -70,7 +55,7 @@ class ArmWorld:
     def __init__(self, scene: SceneConfig, seed: int = 0) -> None:
         self.scene = scene
         self.rng = np.random.default_rng(seed)
-        with _quiet_c_output():
+        with quiet_c_output():
             import pybullet
             from pybullet_utils.bullet_client import BulletClient
 
@@ -98,6 +83,7 @@ class ArmWorld:
             touching_ok | adjacent_pairs(self._sim, self._robot, self._touching.names)
         )
         self.contacts: list[Contact] = []  # what the last move would have touched
+        self._touching_now: list[Contact] | None = None  # `touching()` at the pose, if known
         self.contact_moves = 0  # moves refused because they would have touched something
         for link, rgba in scene.link_colors.items():
             self._sim.changeVisualShape(self._robot, self._link_index[link], rgbaColor=rgba)
@@ -135,6 +121,7 @@ class ArmWorld:
         return np.array([self._sim.getJointState(self._robot, i)[0] for i in self._controlled])
 
     def _set_joints(self, joints: np.ndarray) -> None:
+        self._touching_now = None  # another pose: what it touches is not known yet
         for index, value in zip(self._controlled, joints):
             self._sim.resetJointState(self._robot, index, float(value))
 
@@ -177,6 +164,7 @@ class ArmWorld:
         """Move to `joints` (A,), or home; reseed the goal sampler if `seed` is given."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+        self._touching_now = None
         for name, value in self.scene.home.items():
             self._sim.resetJointState(self._robot, self._joint_index[name], value)
         if joints is not None:
@@ -197,15 +185,21 @@ class ArmWorld:
         action = self._check_vector(action, 'action')
         joints = self.joints()
         applied = self.limits.clip(action, joints)
-        before = {c.pair: c.distance_m for c in self.touching()}
+        # What the pose touches now: known from the last accepted move, else asked once
+        now = self._touching_now if self._touching_now is not None else self.touching()
+        before = {c.pair: c.distance_m for c in now}
         self._set_joints(joints + applied)
+        after = self.touching()
         # An arm already in contact (a start sampled there) may move out, not deeper
-        self.contacts = [c for c in self.touching()
+        self.contacts = [c for c in after
                          if c.distance_m < before.get(c.pair, math.inf) - 1e-4]  # fmt: skip
         self.contact_moves += bool(self.contacts)
         if self.contacts or self.touches_floor():
             self._set_joints(joints)
+            self._touching_now = now
             applied = np.zeros_like(applied)
+        else:
+            self._touching_now = after
         return applied.astype(np.float32)
 
     def step(self, action: np.ndarray) -> tuple[Observation, np.ndarray]:

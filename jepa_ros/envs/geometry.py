@@ -6,11 +6,12 @@ Glossary: A controlled joints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 import functools
 import os
+import sys
 from typing import Any
 
 from jepa_ros.envs.scene import ObstacleConfig
@@ -36,25 +37,30 @@ class Contact:
 
 
 @contextmanager
-def _quiet_fd1():
-    """pybullet prints its build line on stdout at connect; keep the node's stdout clean."""
+def quiet_c_output() -> Iterator[None]:
+    """Silence what PyBullet's C code prints on import and connect (build time, argv[0]), so a
+    node's output stays its own."""
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        saved = os.dup(1)
-    except OSError:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no such descriptors: nothing to silence
         yield
         return
     try:
-        with open(os.devnull, 'w') as null:
-            os.dup2(null.fileno(), 1)
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
             yield
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def connect_geometry_client():
     """A pybullet DIRECT client used only for geometry queries."""
-    with _quiet_fd1():
+    with quiet_c_output():
         import pybullet
         from pybullet_utils.bullet_client import BulletClient
 
