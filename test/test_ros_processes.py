@@ -206,8 +206,15 @@ def test_physical_arm_rules_disarmed_start_halt_on_actor_death_rearm(tmp_path):
         restarted = probe.now_s()
         processes.start('actor_node')
         before = len(probe.status_of('guardrail_node', 'reject_disarmed'))
-        probe.wait_for(lambda: len(probe.status_of('guardrail_node', 'reject_disarmed'))
-                       > before, 90, 'proposals refused after the halt')  # fmt: skip
+        seen = len(probe.statuses)
+        try:
+            probe.wait_for(lambda: len(probe.status_of('guardrail_node', 'reject_disarmed'))
+                           > before, 90, 'proposals refused after the halt')  # fmt: skip
+        except AssertionError as exc:  # say what the graph reported instead
+            raise AssertionError(
+                f'{exc}; the statuses since the restart: '
+                f'{[e[:2] for e in probe.statuses[seen:]][-15:]}'
+            ) from None
         assert moving(probe, restarted) == 0
         assert probe.call(probe.arm, SetBool.Request(data=True), 'jepa/arm').success
         armed = probe.now_s()
