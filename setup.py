@@ -47,6 +47,7 @@ setup(
         'torch>=2.1',  # a CPU build is all it needs: see README, Installing
         'tensorboardX>=2.6',
         'opencv-python-headless>=4.5',  # camera images of any size to the model's
+        'rosbags>=0.10',  # rosbag2 (MCAP, sqlite3) read and written without a ROS 2 install
     ],
     extras_require={
         # rclpy and the standard messages as PyPI wheels, for machines without a ROS 2 install.

@@ -366,12 +366,7 @@ def allowed_collisions(
         home = np.array([scene.home.get(n, 0.0) for n in scene.controlled_joints])
         default = {c.pair for c in model.contacts(home) if c.pair <= set(with_shape)}
         urdf = scene.urdf()
-        bounds = []
-        for name in scene.controlled_joints:
-            joint = urdf.joint(name)
-            lo, hi = (joint.lower, joint.upper) if joint.lower is not None else (-math.pi, math.pi)
-            bounds.append((lo, hi))
-        bounds = np.array(bounds)
+        bounds = np.array([urdf.joint(name).bounds for name in scene.controlled_joints])
         rng = np.random.default_rng(seed)
         counts: dict[PairKey, int] = {}
         for n in range(samples):

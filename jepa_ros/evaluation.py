@@ -93,8 +93,8 @@ def scene_guardrails(scene, collision: bool = True) -> Guardrails:
     collision checking against its obstacles), armed."""
     urdf = scene.urdf()
     names = scene.controlled_joints
-    config = GuardrailConfig(joint_names=names, lower=[urdf.joint(n).lower for n in names],
-                             upper=[urdf.joint(n).upper for n in names])  # fmt: skip
+    lower, upper = zip(*(urdf.joint(n).bounds for n in names))
+    config = GuardrailConfig(joint_names=names, lower=lower, upper=upper)
     ee = ee_position_function(scene, names)
     checker = CollisionModel(scene, names) if collision else None
     return Guardrails(config, ee, armed=True, collision=checker)

@@ -4,7 +4,8 @@ returns, and tests drive it on a simulated clock.
 
 The rules (docs/safety.md):
 - A proposal reaches the arm only through `Guardrails.apply`, and only while the joint states
-  and the latents are fresh.
+  and the latents are fresh (the `sensors`: exploration, which plans from no latent, watches the
+  joint states alone).
 - When an input has been silent for its timeout (the `Watchdog`'s, which follows the rate the
   input really comes at) while a command is out, the gate sends one hold at the measured
   position.
@@ -49,10 +50,15 @@ class Gate:
         watchdog: Watchdog,
         require_arming: bool,
         halt_after_s: float,
+        sensors: Sequence[str] = SENSORS,
     ) -> None:
-        if set(watchdog.timeouts_s) != set(INPUTS):
+        self.sensors = tuple(sensors)
+        if 'joint_states' not in self.sensors or not set(self.sensors) <= set(SENSORS):
+            raise ValueError(f'sensors must include joint_states, of {SENSORS}; got {sensors}')
+        inputs = (*self.sensors, 'proposal')
+        if set(watchdog.timeouts_s) != set(inputs):
             watched = sorted(watchdog.timeouts_s)
-            raise ValueError(f'the watchdog must watch {INPUTS}, got {watched}')
+            raise ValueError(f'the watchdog must watch {inputs}, got {watched}')
         if not halt_after_s > 0:
             raise ValueError(f'halt_after_s must be > 0, got {halt_after_s!r}')
         self.guardrails = guardrails
@@ -90,7 +96,7 @@ class Gate:
 
     def proposal(self, now: float, proposal: Proposal) -> Decision:
         self._touch('proposal', now)
-        stale = [s for s in self.watchdog.stale(now) if s in SENSORS]
+        stale = [s for s in self.watchdog.stale(now) if s in self.sensors]
         if stale:
             return self._decide(None, [Intervention(Reason.REJECT_NO_STATE,
                                                     f'stale inputs: {stale}')])  # fmt: skip
@@ -109,7 +115,7 @@ class Gate:
             decision = Decision()
         if name not in self.suspects:
             return decision
-        still_fault = name in SENSORS or self.goal_active
+        still_fault = name in self.sensors or self.goal_active
         if not (self.require_arming and self.armed and still_fault):
             self.suspects.discard(name)
             return decision
@@ -157,7 +163,7 @@ class Gate:
             {'trigger': trigger, 'stale': stale, 'silent_s': silent},
         )
         # A fault, not the actor going idle after its goal, may halt a physical arm's gate
-        self.suspects = {s for s in stale if s in SENSORS or self.goal_active}
+        self.suspects = {s for s in stale if s in self.sensors or self.goal_active}
         return self._decide(self.guardrails.hold(self.measured), [intervention])
 
     def _decide(self, command: Command | None, interventions: list[Intervention]) -> Decision:

@@ -21,7 +21,10 @@ CLASSES = {
     'guardrail_node': 'jepa_ros.nodes.guardrail_node:GuardrailNode',
     'actor_node': 'jepa_ros.nodes.actor_node:ActorNode',
     'configurator_node': 'jepa_ros.nodes.configurator_node:ConfiguratorNode',
+    'explore_node': 'jepa_ros.nodes.explore_node:ExploreNode',
+    'recorder_node': 'jepa_ros.nodes.recorder_node:RecorderNode',
 }
+EXPLORE_NODES = ('guardrail_node', 'explore_node', 'recorder_node')
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,8 @@ class GraphConfig:
                 raise ValueError(f'{name} must not be empty')
 
 
-def graph_specs(config: GraphConfig) -> list[NodeSpec]:
-    """The nodes of the graph, sim node first when `use_sim`."""
-    model = {'checkpoint': config.checkpoint, 'scene': config.scene}
+def _remappings(config: GraphConfig) -> tuple[tuple[str, str], ...]:
+    """The graph's default topics remapped to the ones `config` names."""
     remap = []
     if config.camera_topic != 'camera/image_raw':
         remap.append(('camera/image_raw', config.camera_topic))
@@ -98,8 +100,23 @@ def graph_specs(config: GraphConfig) -> list[NodeSpec]:
     controller = 'joint_trajectory_controller/joint_trajectory'
     if config.controller_topic != controller:
         remap.append((controller, config.controller_topic))
-    remappings = tuple(remap)
-    arming = (not config.use_sim) if config.require_arming is None else config.require_arming
+    return tuple(remap)
+
+
+def _arming(config: GraphConfig) -> bool:
+    return (not config.use_sim) if config.require_arming is None else config.require_arming
+
+
+def _sim_spec(config: GraphConfig, remappings) -> NodeSpec:
+    return NodeSpec(SIM_NODE, {'scene': config.scene, 'camera_rate_hz': config.camera_rate_hz},
+                    remappings)  # fmt: skip
+
+
+def graph_specs(config: GraphConfig) -> list[NodeSpec]:
+    """The nodes of the graph, sim node first when `use_sim`."""
+    model = {'checkpoint': config.checkpoint, 'scene': config.scene}
+    remappings = _remappings(config)
+    arming = _arming(config)
     stale = config.watchdog_ticks / config.control_rate_hz
     specs = [
         NodeSpec('perception_node', dict(model), remappings),
@@ -113,9 +130,28 @@ def graph_specs(config: GraphConfig) -> list[NodeSpec]:
                                        'max_ticks': config.max_ticks}, remappings),
     ]  # fmt: skip
     if config.use_sim:
-        sim = NodeSpec(SIM_NODE, {'scene': config.scene, 'camera_rate_hz': config.camera_rate_hz},
-                       remappings)  # fmt: skip
-        specs.insert(0, sim)
+        specs.insert(0, _sim_spec(config, remappings))
+    return specs
+
+
+def explore_specs(config: GraphConfig, bag: str, episodes: int = 10, steps: int = 50,
+                  seed: int = 0) -> list[NodeSpec]:  # fmt: skip
+    """Exploration over ROS, no world model: the gate (watching joint_states only: nothing
+    plans from a latent), the explorer at `control_rate_hz` and the recorder writing `bag`;
+    the sim node first when `use_sim`."""
+    remappings = _remappings(config)
+    stale = config.watchdog_ticks / config.control_rate_hz
+    specs = [
+        NodeSpec('guardrail_node', {'scene': config.scene, 'require_arming': _arming(config),
+                                    'watch_latent': False, 'proposal_timeout_s': stale,
+                                    **config.guardrail_parameters}, remappings),
+        NodeSpec('explore_node', {'scene': config.scene, 'episodes': episodes,
+                                  'steps_per_episode': steps, 'seed': seed,
+                                  'control_rate_hz': config.control_rate_hz}, remappings),
+        NodeSpec('recorder_node', {'bag': bag}, remappings),
+    ]  # fmt: skip
+    if config.use_sim:
+        specs.insert(0, _sim_spec(config, remappings))
     return specs
 
 
@@ -138,12 +174,28 @@ ARM_LAUNCH_ARGUMENTS = {
                          "the JointTrajectoryController's command topic"),
     'joint_states_topic': ('joint_states', "the arm driver's joint states topic"),
 }  # fmt: skip
+EXPLORE_DEFAULTS = {'bag': 'explore_bag', 'episodes': 10, 'steps': 50, 'seed': 0}
+EXPLORE_LAUNCH_ARGUMENTS = {
+    'use_sim': ('false', "true: explore the simulated arm (sim_node joins); false: your arm's "
+                         'drivers, the gate disarmed until jepa/arm'),
+    'bag': ('', 'rosbag2 folder the recorder writes, must not exist yet (empty: explore_bag)'),
+    'episodes': ('', 'episodes to explore, then stop; 0: until jepa/cancel (empty: 10)'),
+    'steps': ('', 'commands per episode (empty: 50)'),
+    'seed': ('', 'seed of the exploration (empty: 0)'),
+    **{name: LAUNCH_ARGUMENTS[name] for name in ('scene', 'control_rate', 'namespace',
+                                                 'params_file')},
+    **ARM_LAUNCH_ARGUMENTS,
+}  # fmt: skip
 # The node parameters each launch argument sets (in every node that has them)
 LAUNCH_PARAMETERS = {
     'checkpoint': ('checkpoint',),
     'scene': ('scene',),
     'task': ('task',),
     'control_rate': ('control_rate_hz', 'camera_rate_hz'),
+    'bag': ('bag',),
+    'episodes': ('episodes',),
+    'steps': ('steps_per_episode',),
+    'seed': ('seed',),
 }
 
 
@@ -162,6 +214,21 @@ def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConf
                        scene=given.get('scene', GraphConfig.scene),
                        task=given.get('task', GraphConfig.task), control_rate_hz=rate,
                        camera_rate_hz=rate, **topics)  # fmt: skip
+
+
+def explore_specs_from_launch(values: dict[str, str]) -> list[NodeSpec]:
+    """explore.launch.py's nodes from its launch-argument strings."""
+    use_sim = values.get('use_sim', 'false').strip().lower()
+    if use_sim not in ('true', 'false'):
+        raise ValueError(f'use_sim must be true or false, got {values["use_sim"]!r}')
+    config = graph_config_from_launch(values, use_sim == 'true')
+    given = {name: values.get(name) or default for name, default in EXPLORE_DEFAULTS.items()}
+    for name in ('episodes', 'steps', 'seed'):
+        try:
+            given[name] = int(given[name])
+        except ValueError:
+            raise ValueError(f'{name} must be an integer, got {given[name]!r}') from None
+    return explore_specs(config, given['bag'], given['episodes'], given['steps'], given['seed'])
 
 
 def launch_parameters(spec: NodeSpec, values: dict[str, str]) -> list[str | dict[str, Any]]:

@@ -29,8 +29,8 @@ class JointLimits:
         """The scene's controlled joints' URDF position limits and its step limit."""
         urdf = scene.urdf()
         joints = [urdf.joint(n) for n in scene.controlled_joints]
-        return cls(np.array([j.lower for j in joints]), np.array([j.upper for j in joints]),
-                   scene.max_step_rad)  # fmt: skip
+        lower, upper = np.array([j.bounds for j in joints]).T
+        return cls(lower, upper, scene.max_step_rad)
 
     def clip(self, action: np.ndarray, joints: np.ndarray) -> np.ndarray:
         """Clip a joint delta (A,) to ±max_step, then so that joints + delta stays in range."""

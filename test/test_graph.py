@@ -20,6 +20,9 @@ from jepa_ros.demo_report import (
 )
 from jepa_ros.graph import (
     CLASSES,
+    EXPLORE_LAUNCH_ARGUMENTS,
+    EXPLORE_NODES,
+    explore_specs_from_launch,
     graph_config_from_launch,
     graph_specs,
     GraphConfig,
@@ -40,7 +43,7 @@ def test_sim_graph_has_every_node_with_the_shared_settings():
                for n in ('perception_node', 'actor_node', 'configurator_node'))  # fmt: skip
     assert by_name['guardrail_node'].parameters['require_arming'] is False, 'sim re-arms itself'
     assert all(s.remappings == () for s in specs)
-    assert set(CLASSES) == {s.executable for s in specs}
+    assert set(CLASSES) == {s.executable for s in specs} | set(EXPLORE_NODES)
 
 
 def test_physical_arm_graph_has_no_sim_starts_disarmed_and_remaps():
@@ -188,12 +191,12 @@ def test_launch_files_describe_the_graph(path):
     description = module.generate_launch_description()
     arguments = [a for a in description.entities if isinstance(a, DeclareLaunchArgument)]
     assert all(a.description for a in arguments)
-    assert {'checkpoint', 'scene', 'control_rate', 'namespace'} <= {a.name for a in arguments}
+    assert {'scene', 'control_rate', 'namespace', 'params_file'} <= {a.name for a in arguments}
     context = LaunchContext()
     for argument in arguments:
         argument.visit(context)
     nodes = description.entities[-1].execute(context)
-    expected = 6 if path.name == 'sim.launch.py' else 5
+    expected = {'sim.launch.py': 6, 'arm.launch.py': 5, 'explore.launch.py': 3}[path.name]
     assert len(nodes) == expected
 
 
@@ -207,3 +210,27 @@ def test_ros_arguments_are_what_launch_ros_passes():
     assert 'control_rate_hz:=12.0' in ros_arguments(actor) and "checkpoint:=''" in ros_arguments(
         actor
     )
+
+
+def test_explore_launch_builds_gate_explorer_and_recorder():
+    values = {name: default for name, (default, _) in EXPLORE_LAUNCH_ARGUMENTS.items()}
+    arm = {s.executable: s for s in explore_specs_from_launch(values)}
+    assert list(arm) == ['guardrail_node', 'explore_node', 'recorder_node'], 'no world model'
+    gate = arm['guardrail_node'].parameters
+    assert gate['require_arming'] is True and gate['watch_latent'] is False
+    assert arm['explore_node'].parameters['episodes'] == 10
+    assert arm['recorder_node'].parameters['bag'] == 'explore_bag'
+    assert ('camera/image_raw', '/cam') in explore_specs_from_launch(
+        {**values, 'camera_topic': '/cam'}
+    )[2].remappings
+    sim = explore_specs_from_launch({**values, 'use_sim': 'true', 'episodes': '3', 'seed': '7'})
+    assert [s.executable for s in sim][0] == 'sim_node'
+    assert sim[1].parameters['require_arming'] is False
+    assert sim[2].parameters['episodes'] == 3 and sim[2].parameters['seed'] == 7
+    # An explicit argument wins over a params file, the file over the defaults
+    explore = sim[2]
+    assert launch_parameters(explore, {**values, 'episodes': '3'})[-1] == {'episodes': 3}
+    with pytest.raises(ValueError, match='use_sim must be true or false'):
+        explore_specs_from_launch({**values, 'use_sim': 'maybe'})
+    with pytest.raises(ValueError, match='episodes must be an integer'):
+        explore_specs_from_launch({**values, 'episodes': 'ten'})

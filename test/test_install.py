@@ -39,7 +39,7 @@ def _run_executable(path: Path, env: dict[str, str] | None = None) -> None:
 
 
 NODES = ('sim_node', 'perception_node', 'world_model_node', 'guardrail_node', 'actor_node',
-         'configurator_node')  # fmt: skip
+         'configurator_node', 'explore_node', 'recorder_node')  # fmt: skip
 
 
 def _check_node_executables(lib: Path) -> None:

@@ -18,13 +18,9 @@ import time
 import numpy as np
 import pytest
 
-REQUIRED = os.environ.get('JEPA_ROS_REQUIRE_ROS') == '1'
-try:
-    import rclpy
-except ImportError:
-    if REQUIRED:
-        raise
-    pytest.skip('rclpy is not installed (pip install ".[ros]")', allow_module_level=True)
+from conftest import import_rclpy_or_skip
+
+rclpy = import_rclpy_or_skip()
 
 from builtin_interfaces.msg import Time  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
@@ -59,6 +55,7 @@ CONTRACT = {
     '/jepa/predicted_latent': IMAGE,
     '/jepa/command_proposal': TRAJECTORY,
     '/joint_trajectory_controller/joint_trajectory': TRAJECTORY,
+    '/jepa/armed': 'std_msgs/msg/Bool',
     '/jepa/status': 'diagnostic_msgs/msg/DiagnosticArray',
     '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
     '/sim/contacts': 'diagnostic_msgs/msg/DiagnosticArray',
@@ -108,6 +105,12 @@ class Probe(Node):
     def wait_for(self, predicate, timeout_s: float, what: str):
         with self.condition:
             assert self.condition.wait_for(predicate, timeout=timeout_s), f'no {what}'
+
+    def call(self, client, request, what: str):
+        assert client.wait_for_service(timeout_sec=60), f'no {what} service'
+        future = client.call_async(request)
+        self.wait_for(future.done, 30, f'{what} response')
+        return future.result()
 
     def status_of(self, node: str, text: str):
         return [e for e in self.statuses if e[0] == node and text in e[1]]

@@ -14,18 +14,17 @@ from contextlib import contextmanager
 import os
 from pathlib import Path
 import signal
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 
-REQUIRED = os.environ.get('JEPA_ROS_REQUIRE_ROS') == '1'
-try:
-    import rclpy
-except ImportError:
-    if REQUIRED:
-        raise
-    pytest.skip('rclpy is not installed (pip install ".[ros]")', allow_module_level=True)
+from conftest import import_rclpy_or_skip
+
+rclpy = import_rclpy_or_skip()
 
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
@@ -80,12 +79,6 @@ class FaultProbe(Probe):
 
     def on_command(self, msg: JointTrajectory) -> None:
         self.record(lambda: self.commands.append((self.now_s(), msg)))
-
-    def call(self, client, request, what: str):
-        assert client.wait_for_service(timeout_sec=60), f'no {what} service'
-        future = client.call_async(request)
-        self.wait_for(future.done, 30, f'{what} response')
-        return future.result()
 
 
 @contextmanager
@@ -215,7 +208,12 @@ def test_physical_arm_rules_disarmed_start_halt_on_actor_death_rearm(tmp_path):
                 f'{exc}; the statuses since the restart: '
                 f'{[e[:2] for e in probe.statuses[seen:]][-15:]}'
             ) from None
+        # The goal waits for re-arming: refused ticks are not the configurator's (patience is
+        # 25 ticks, about 2 s at 12 Hz, so without that it would have given the goal up)
+        time.sleep(3.0)
         assert moving(probe, restarted) == 0
+        assert probe.status_of('configurator_node', 'waits: the gate is not armed')
+        assert not probe.status_of('configurator_node', 'gave_up'), 'the goal was given up'
         assert probe.call(probe.arm, SetBool.Request(data=True), 'jepa/arm').success
         armed = probe.now_s()
         probe.wait_for(lambda: moving(probe, armed) >= 3, 30, 'commands after re-arming')
@@ -244,3 +242,38 @@ def test_every_node_ends_cleanly_on_sigint_mid_reach(tmp_path):
         probe.wait_for(lambda: len(probe.commands) >= 3, 60, 'commands to the arm')
         for name in ['sim_node', *NODES]:  # the sim first: the others lose their inputs
             exits_cleanly(processes, name, signal.SIGINT)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_the_demo_ends_cleanly_on_a_signal_mid_run(tmp_path, sig):
+    """Ctrl-C (or a SIGTERM) during `jepa-ros demo`, after its first goal: the graph stops,
+    the demo says so and exits 0 within 2 s, with no traceback."""
+    env = {**os.environ, 'ROS_DOMAIN_ID': DOMAIN, 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST',
+           'PYTHONUNBUFFERED': '1'}  # fmt: skip
+    log_path = tmp_path / 'demo.log'
+    with open(log_path, 'w') as log:
+        demo = subprocess.Popen(
+            [sys.executable, '-m', 'jepa_ros.cli', 'demo', '--goals', '5', '--out',
+             str(tmp_path / 'demo')], env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while 'goal 1:' not in log_path.read_text() and demo.poll() is None:
+            assert time.monotonic() < deadline, f'no first goal:\n{log_path.read_text()[-2000:]}'
+            time.sleep(0.2)
+        assert demo.poll() is None, f'the demo ended early:\n{log_path.read_text()[-2000:]}'
+        time.sleep(1.0)  # mid-reach of the second goal
+        sent = time.monotonic()
+        demo.send_signal(sig)
+        code = demo.wait(timeout=30)
+        seconds = time.monotonic() - sent
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    output = log_path.read_text()
+    assert code == 0, f'the demo exited with {code}:\n{output[-2000:]}'
+    assert 'interrupted: the graph is stopped' in output
+    assert 'Traceback' not in output and 'RCLError' not in output, output[-3000:]
+    assert seconds <= 2.0, f'the demo took {seconds:.1f} s to stop'
+    assert not (tmp_path / 'demo' / 'demo.json').exists(), 'no report of an interrupted run'

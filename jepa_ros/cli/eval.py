@@ -1,4 +1,4 @@
-"""Evaluate zero-shot goal-image reaching in the simulator, against baselines.
+"""Evaluate zero-shot goal-image reaching in the simulator against baselines, or on a live graph.
 
 N start/goal pairs from --seed (keep it apart from the data seeds and the calibration seed), a
 fixed step budget, no early stop from ground truth. Success: the final end-effector position
@@ -7,6 +7,12 @@ within 5 cm of the goal image's (simulator ground truth, used only to score). Po
 reached), `random` (random actions), `oracle` (straight to the goal joints at the step limit),
 `untrained` (the same planner on an untrained model). Writes the JSON, a PNG (final distances,
 distance and energy vs step) and, with --gif, an animation of the first episodes.
+
+With --ros it measures the running graph instead (your arm, or any arm behind its topics; no
+simulator is loaded): start/goal pairs are frames of --goals (a dataset, e.g. `jepa-ros
+import-bag` of a held-out bag), the arm is driven to each start through the gate, the goal image
+is published, and success is the final end-effector distance by forward kinematics of
+joint_states against the goal frame's joints (jepa_ros/nodes/eval_client.py).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from dataclasses import replace
 import json
 import os
 from pathlib import Path
+import sys
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -32,6 +40,7 @@ from jepa_ros.configurator import (
 from jepa_ros.envs.arm_world import ArmWorld
 from jepa_ros.envs.scene import load_scene, SceneConfig
 from jepa_ros.evaluation import (
+    EpisodeResult,
     GatedPolicy,
     JepaPolicy,
     make_pairs,
@@ -64,8 +73,22 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--scene', default='panda', help='scene YAML path or shipped name')
 
 
+def add_ros_arguments(parser: argparse.ArgumentParser) -> None:
+    """--ros, --goals and --arm, shared with `jepa-ros calibrate`."""
+    parser.add_argument(
+        '--ros', action='store_true',
+        help='measure the running ROS 2 graph (needs rclpy and --goals)',
+    )  # fmt: skip
+    parser.add_argument(
+        '--goals', type=Path, help='--ros: dataset folder whose frames are the starts and goals'
+    )
+    parser.add_argument('--arm', action='store_true',
+                        help='--ros: arm the gate first (jepa/arm true)')  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--checkpoint', type=Path, required=True, help='model.pt to evaluate')
+    parser.add_argument('--checkpoint', type=Path,
+                        help='model.pt to evaluate (required but with --ros)')  # fmt: skip
     parser.add_argument('--episodes', type=int, default=50, help='start/goal pairs (default 50)')
     parser.add_argument('--seed', type=int, default=1000, help='seed of the pairs (default 1000)')
     parser.add_argument('--budget', type=int, default=50, help='steps per episode (default 50)')
@@ -82,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pass every policy's actions through the guardrail gate (limits, workspace, "
              "collision), as on the robot; reports how often it refused",
     )  # fmt: skip
+    add_ros_arguments(parser)
     parser.add_argument(
         '--no-monitor',
         action='store_true',
@@ -110,6 +134,10 @@ def task_from_args(args: argparse.Namespace) -> TaskConfig:
 def run(args: argparse.Namespace) -> int:
     if args.episodes < 1 or args.budget < 1 or args.gif_episodes < 1:
         raise TaskError('--episodes, --budget and --gif-episodes must be >= 1')
+    if args.ros:
+        return run_ros(args)
+    if args.checkpoint is None:
+        raise TaskError('--checkpoint is required (but with --ros)')
     torch.set_num_threads(args.threads)
     task = task_from_args(args)
     scene = load_scene(args.scene)
@@ -167,3 +195,55 @@ def make_policy(
     if name == 'random':
         return RandomPolicy(scene.max_step_rad, scene.action_dim, args.seed)
     return OraclePolicy()
+
+
+def ros_pairs(goals: Path, scene: SceneConfig, episodes: int, seed: int):
+    """`episodes` (start joints, RosGoal) pairs: distinct frames of the dataset `goals`."""
+    from jepa_ros.data.dataset import ExplorationDataset
+    from jepa_ros.nodes.eval_client import RosGoal
+    from jepa_ros.world_model.checkpoint import check_scene
+
+    data = ExplorationDataset(goals)
+    check_scene(data.scene, scene.to_dict(), f'goals dataset {goals}')
+    if len(data) < 2 * episodes:
+        raise TaskError(f'{goals} has {len(data)} frames; {episodes} pairs need {2 * episodes}')
+    frames = np.random.default_rng(seed).choice(len(data), size=2 * episodes, replace=False)
+    joints = data.get('joints', frames).astype(float)
+    images = data.get('images', frames)[:, 0]
+    return [(joints[i], RosGoal(images[i + 1], joints[i + 1])) for i in range(0, 2 * episodes, 2)]
+
+
+def ros_results(args: argparse.Namespace, scene: SceneConfig, desc: str,
+                calibrating: bool = False) -> tuple[list[EpisodeResult], list[dict]]:  # fmt: skip
+    """--ros: the pairs of --goals run on the running graph (jepa_ros/nodes/eval_client.py):
+    the results, and the pairs skipped because their start could not be reached."""
+    if args.goals is None:
+        raise TaskError('--ros needs --goals: a dataset of held-out frames (jepa-ros import-bag)')
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    try:
+        from jepa_ros.nodes.eval_client import GraphError, run_pairs
+    except ImportError as exc:
+        raise TaskError(f"--ros needs ROS 2's rclpy ({exc}): pip install '.[ros]'") from None
+    pairs = ros_pairs(args.goals, scene, args.episodes, args.seed)
+    try:
+        return run_pairs(scene, pairs, args.budget, GATE_RATE_HZ, args.arm, desc, calibrating)
+    except GraphError as exc:
+        raise TaskError(str(exc)) from None
+
+
+def run_ros(args: argparse.Namespace) -> int:
+    """The --ros mode: the running graph, reached through its topics and services."""
+    scene = load_scene(args.scene)
+    results, skipped = ros_results(args, scene, 'ros')
+    summary = summarize(results)
+    print('ros', json.dumps(summary))
+    report = {**summary, 'policy': 'ros_graph', 'mode': 'ros', 'goals': str(args.goals),
+              'seed': args.seed, 'budget': args.budget, 'scene': scene.name,
+              'simulator_loaded': 'pybullet' in sys.modules, 'skipped_pairs': skipped,
+              'success_rule': 'final end-effector distance <= 0.05 m by forward kinematics of '
+                              "joint_states against the goal frame's joints"}  # fmt: skip
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + '\n')
+    plot = eval_figure({'ros_graph': results}, args.plot or args.json.with_suffix('.png'))
+    print(f'results: {args.json}\nplot: {plot}')
+    return 0

@@ -22,7 +22,7 @@ from jepa_ros.envs.geometry import (
     LinkDistances,
     quiet_c_output,
 )
-from jepa_ros.envs.scene import FLOOR, SceneConfig
+from jepa_ros.envs.scene import FLOOR, SceneConfig, SceneError
 from jepa_ros.limits import JointLimits
 
 MAX_SAMPLING_TRIES = 10_000
@@ -53,6 +53,12 @@ class ArmWorld:
     """One arm in one scene. Construct, `reset`, then `step(action)` with joint deltas."""
 
     def __init__(self, scene: SceneConfig, seed: int = 0) -> None:
+        physical = [c.name for c in scene.cameras if not c.simulated]
+        if physical:
+            raise SceneError(
+                f"scene {scene.name!r} is a physical arm's (camera {physical[0]!r} is a topic, "
+                'with no eye/target): there is nothing to simulate'
+            )
         self.scene = scene
         self.rng = np.random.default_rng(seed)
         with quiet_c_output():

@@ -7,8 +7,10 @@ simulator ground truth. Glossary: B batch, A controlled joints, L links.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
+import numpy as np
 import torch
 
 from jepa_ros.envs.urdf import UrdfError, UrdfJoint, UrdfModel
@@ -33,23 +35,30 @@ def _skew(axis: Sequence[float]) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class _Step:
-    """One joint of a chain, its constant parts computed once (float64)."""
+    """One joint of a chain, its constant parts computed once (float64), as torch tensors or
+    numpy arrays (one set each: torch for training and planning, numpy for the gate)."""
 
-    origin_xyz: torch.Tensor  # (3,) the joint's origin in its parent frame
-    origin_rotation: torch.Tensor  # (3, 3)
+    origin_xyz: Any  # (3,) the joint's origin in its parent frame
+    origin_rotation: Any  # (3, 3)
     kind: str  # 'revolute' (also continuous), 'prismatic' or 'fixed' (anything that stays)
-    axis: torch.Tensor  # (3,)
-    skew: torch.Tensor  # (3, 3): K, so that a rotation by q is I + sin q K + (1 - cos q) K^2
-    skew2: torch.Tensor  # (3, 3): K @ K
+    axis: Any  # (3,)
+    skew: Any  # (3, 3): K, so that a rotation by q is I + sin q K + (1 - cos q) K^2
+    skew2: Any  # (3, 3): K @ K
     column: int | None  # the joint's column among the controlled joints, None if not one
     value: float  # its position when not controlled
+
+    def as_numpy(self) -> _Step:
+        names = ('origin_xyz', 'origin_rotation', 'axis', 'skew', 'skew2')
+        return replace(self, **{name: getattr(self, name).numpy() for name in names})
 
 
 class ForwardKinematics:
     """Positions of chosen links in the robot base frame from controlled joint positions.
 
     Joints that are not controlled hold the values in `fixed` (e.g. the scene's home pose).
-    __call__: (B, A) -> (B, L, 3)
+    __call__: (B, A) torch -> (B, L, 3) torch float64 (differentiable, traceable);
+    `numpy`: the same in numpy, (B, A) array-like -> (B, L, 3) float64, for one-off calls
+    (the gate's check of a command), where torch's per-call overhead dominates.
     """
 
     def __init__(
@@ -75,6 +84,7 @@ class ForwardKinematics:
                 link = by_child[link].parent
             self.chains.append(chain[::-1])  # root first
         self._steps = [[self._step(joint) for joint in chain] for chain in self.chains]
+        self._numpy_steps = [[step.as_numpy() for step in steps] for steps in self._steps]
         self._eye = torch.eye(3, dtype=torch.float64)
 
     def _step(self, joint: UrdfJoint) -> _Step:
@@ -94,39 +104,45 @@ class ForwardKinematics:
 
     def __call__(self, joints: torch.Tensor) -> torch.Tensor:
         joints = joints.to(torch.float64)
-        b = joints.shape[0]
-        positions = []
-        for steps in self._steps:
-            rotation = self._eye.expand(b, 3, 3)
-            position = torch.zeros(b, 3, dtype=torch.float64)
-            for step in steps:
-                # Step 1. Fixed origin of the joint in its parent frame
-                position = position + rotation @ step.origin_xyz
-                rotation = rotation @ step.origin_rotation
-                if step.kind == 'fixed':
-                    continue
-                # Step 2. Motion of the joint about/along its axis
-                q = self._joint_value(step, joints)  # (B,)
-                if step.kind == 'prismatic':
-                    position = position + (rotation @ step.axis) * q[:, None]
-                else:  # Rodrigues: I + sin q K + (1 - cos q) K^2, (B, 3, 3)
-                    s, c = q.sin()[:, None, None], q.cos()[:, None, None]
-                    rotation = rotation @ (self._eye + s * step.skew + (1 - c) * step.skew2)
-            positions.append(position)
-        return torch.stack(positions, dim=1)
+        chains = [_chain_position(steps, joints, self._eye, torch) for steps in self._steps]
+        return torch.stack(chains, dim=1)
 
-    @staticmethod
-    def _joint_value(step: _Step, joints: torch.Tensor) -> torch.Tensor:
+    def numpy(self, joints) -> np.ndarray:
+        joints = np.asarray(joints, dtype=np.float64)
+        eye = np.eye(3)
+        chains = [_chain_position(steps, joints, eye, np) for steps in self._numpy_steps]
+        return np.stack(chains, axis=1)
+
+
+def _chain_position(steps: list[_Step], joints, eye, xp):
+    """The position (B, 3) of the link at the end of `steps`, for joints (B, A); `xp` is the
+    array library of `joints` and the steps' constants (torch or numpy: the same operations)."""
+    rotation = xp.broadcast_to(eye, (joints.shape[0], 3, 3))
+    position = xp.zeros_like(rotation[:, 0])  # (B, 3)
+    for step in steps:
+        # Step 1. Fixed origin of the joint in its parent frame
+        position = position + rotation @ step.origin_xyz
+        rotation = rotation @ step.origin_rotation
+        if step.kind == 'fixed':
+            continue
+        # Step 2. Motion of the joint about/along its axis
         if step.column is not None:
-            return joints[:, step.column]
-        return torch.full((joints.shape[0],), step.value, dtype=joints.dtype)
+            q = joints[:, step.column]  # (B,)
+        else:
+            q = xp.full_like(joints[:, 0], step.value)
+        if step.kind == 'prismatic':
+            position = position + (rotation @ step.axis) * q[:, None]
+        else:  # Rodrigues: I + sin q K + (1 - cos q) K^2, (B, 3, 3)
+            s, c = xp.sin(q)[:, None, None], xp.cos(q)[:, None, None]
+            rotation = rotation @ (eye + s * step.skew + (1 - c) * step.skew2)
+    return position
 
 
 def ee_position_function(scene, joint_names):
     """The end-effector position by forward kinematics, as the gate takes it:
     joints (P, len(joint_names)) array-like -> (P, 3) numpy float64."""
     kinematics = ForwardKinematics(scene.urdf(), joint_names, [scene.ee_link], scene.home)
-    return lambda joints: kinematics(torch.as_tensor(joints))[:, -1].numpy()
+    return lambda joints: kinematics.numpy(joints)[:, -1]
 
 
 class Proprioception:

@@ -49,25 +49,41 @@ def _range(value: Any, what: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """A fixed pinhole camera rendered by PyBullet's CPU renderer."""
+    """A fixed pinhole camera: rendered by PyBullet's CPU renderer (`eye`, `target`, ...), or a
+    physical arm's camera driver publishing on `topic` (no `eye`/`target`: nothing to render)."""
 
     name: str = field(metadata={'help': 'camera name, used in topics and file names'})
-    eye: Vec3 = field(metadata={'help': 'camera position in the world frame (m)'})
-    target: Vec3 = field(metadata={'help': 'point the camera looks at (m)'})
+    eye: Vec3 | None = field(
+        default=None, metadata={'help': 'simulated: camera position in the world frame (m)'}
+    )
+    target: Vec3 | None = field(
+        default=None, metadata={'help': 'simulated: point the camera looks at (m)'}
+    )
     up: Vec3 = field(default=(0.0, 0.0, 1.0), metadata={'help': 'up direction of the image'})
     fov_deg: float = field(default=48.0, metadata={'help': 'vertical field of view (degrees)'})
-    width: int = field(default=96, metadata={'help': 'image width (pixels)'})
-    height: int = field(default=96, metadata={'help': 'image height (pixels)'})
+    width: int = field(default=96, metadata={'help': 'image width the model sees (pixels)'})
+    height: int = field(default=96, metadata={'help': 'image height the model sees (pixels)'})
     near: float = field(default=0.05, metadata={'help': 'near clipping plane (m)'})
     far: float = field(default=5.0, metadata={'help': 'far clipping plane (m)'})
+    topic: str = field(default='', metadata={'help': "physical: the camera driver's image topic"})
+
+    @property
+    def simulated(self) -> bool:
+        return self.eye is not None
 
     def __post_init__(self) -> None:
         where = f'camera {self.name!r}'
         if not self.name:
             raise SceneError('a camera has an empty name')
-        for name in ('eye', 'target', 'up'):
+        if (self.eye is None) != (self.target is None):
+            raise SceneError(f'{where}: give both eye and target (a simulated camera) or '
+                             'neither (a physical one, with its topic)')  # fmt: skip
+        if self.eye is None and not self.topic:
+            raise SceneError(f'{where}: a physical camera (no eye/target) needs its topic')
+        names = ('eye', 'target', 'up') if self.simulated else ('up',)
+        for name in names:
             object.__setattr__(self, name, _vec3(getattr(self, name), f'{where}: {name}'))
-        if self.eye == self.target:
+        if self.simulated and self.eye == self.target:
             raise SceneError(f'{where}: eye and target are the same point {self.eye}')
         for name in ('width', 'height'):
             value = getattr(self, name)
@@ -281,8 +297,9 @@ class SceneConfig:
         except UrdfError as exc:
             raise SceneError(str(exc)) from None
         movable = set(urdf.movable_joints)
+        held = {j.name for j in urdf.joints if j.type != 'fixed'}  # mimic joints too
         for joint in list(self.controlled_joints) + list(self.home):
-            if joint not in movable:
+            if joint not in (movable if joint in self.controlled_joints else held):
                 raise SceneError(
                     f'joint {joint!r} is not a movable joint of {self.robot_urdf} '
                     f'(it has: {", ".join(urdf.movable_joints)})'
@@ -297,11 +314,11 @@ class SceneConfig:
             if link not in urdf.links:
                 raise SceneError(f'link {link!r} is not in {self.robot_urdf}')
         for joint, (lo, hi) in self.sample_ranges.items():
-            limits = urdf.joint(joint)
-            if lo < limits.lower or hi > limits.upper:
+            lower, upper = urdf.joint(joint).bounds
+            if lo < lower or hi > upper:
                 raise SceneError(
                     f'sample_ranges[{joint}] = [{lo}, {hi}] leaves the URDF limits '
-                    f'[{limits.lower}, {limits.upper}]'
+                    f'[{lower}, {upper}]'
                 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from pathlib import Path
 import xml.etree.ElementTree as ET
 
@@ -17,7 +18,8 @@ class UrdfJoint:
 
     `lower`/`upper` are the position limits (rad or m); `None` for joints without limits
     (fixed, continuous). `xyz`/`rpy` place the child frame in the parent's; `axis` is the
-    joint axis in the child frame.
+    joint axis in the child frame. `mimic` names the joint a mimic joint follows: it is not
+    movable on its own (forward kinematics holds it at the scene's home value).
     """
 
     name: str
@@ -29,6 +31,15 @@ class UrdfJoint:
     xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
     rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
     axis: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    mimic: str | None = None
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The position range to work in: the URDF limits, or [-pi, pi] for a continuous
+        joint (the guardrail node still asks for explicit limits there)."""
+        if self.lower is None or self.upper is None:
+            return -math.pi, math.pi
+        return self.lower, self.upper
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,9 @@ class UrdfModel:
 
     @property
     def movable_joints(self) -> tuple[str, ...]:
-        return tuple(j.name for j in self.joints if j.type in ('revolute', 'prismatic'))
+        """Joints that move on their own: revolute, continuous, prismatic, not mimic ones."""
+        kinds = ('revolute', 'continuous', 'prismatic')
+        return tuple(j.name for j in self.joints if j.type in kinds and j.mimic is None)
 
     def joint(self, name: str) -> UrdfJoint:
         for joint in self.joints:
@@ -73,6 +86,7 @@ def read_urdf(path: str | Path) -> UrdfModel:
         has_limits = limit is not None and element.get('type') in ('revolute', 'prismatic')
         origin = element.find('origin')
         axis = element.find('axis')
+        mimic = element.find('mimic')
         joints.append(
             UrdfJoint(
                 name=element.get('name', ''),
@@ -84,6 +98,7 @@ def read_urdf(path: str | Path) -> UrdfModel:
                 xyz=_triple(origin, 'xyz', '0 0 0'),
                 rpy=_triple(origin, 'rpy', '0 0 0'),
                 axis=_triple(axis, 'xyz', '1 0 0'),
+                mimic=mimic.get('joint') if mimic is not None else None,
             )
         )
     return UrdfModel(name=root.get('name', path.stem), joints=tuple(joints))

@@ -37,6 +37,11 @@ COMMAND_QOS = QoSProfile(
 LATCHED_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
+# Events a late subscriber must still get every one of (the explorer's episode starts)
+EVENTS_QOS = QoSProfile(
+    depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)  # fmt: skip
 # Images and latents: sensor-data QoS (best effort) keeping only the newest message, so a stage
 # that was busy takes the newest frame when it is free and never works through old ones.
 SENSOR_QOS = QoSProfile(
@@ -264,12 +269,14 @@ class StatusReporter:
         self.publishers = [node.create_publisher(DiagnosticArray, topic, 10)
                            for topic in (STATUS_TOPIC, DIAGNOSTICS_TOPIC)]  # fmt: skip
 
-    def report_every(self, period_s: float, message: str, **values: Any) -> None:
-        """A routine OK report, sent at most once per `period_s` (per-frame nodes)."""
+    def report_every(self, period_s: float, message: str, level: bytes = OK, **values: Any
+                     ) -> None:  # fmt: skip
+        """A routine report (OK unless `level` says otherwise), sent at most once per
+        `period_s` (per-frame nodes, or a state that lasts)."""
         now = self.node.get_clock().now().nanoseconds * 1e-9
         if now - self._last_routine >= period_s:
             self._last_routine = now
-            self.report(OK, message, **values)
+            self.report(level, message, **values)
 
     def change(self, message: str, **values: Any) -> None:
         """A change of the node's state (model loaded, task set, armed, ...): an OK report,
@@ -359,9 +366,9 @@ def run_node(node_class, args: list[str] | None = None) -> None:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except _rclpy.RCLError:
+    except (_rclpy.RCLError, RuntimeError):
         if rclpy.ok():
-            raise  # not the shutdown racing the executor's wait: a real error
+            raise  # not the shutdown racing the executor's wait or take: a real error
     finally:
         if node is not None:
             node.destroy_node()

@@ -4,7 +4,9 @@
 proposal the actor sends (`jepa/command_proposal`) is one tick of the task monitor, with the goal
 energy (the task's weighted distance) of the newest `jepa/latent`, the one the actor planned from,
 as in `jepa-ros eval` (read when the proposal comes, not on every frame). It decides success
-(`monitor.success_energy`) and give-up (no progress for `patience_ticks`, or `max_ticks`). When the
+(`monitor.success_energy`) and give-up (no progress for `patience_ticks`, or `max_ticks`). While
+the guardrail reports the gate disarmed or halted (`jepa/armed`, latched) the arm cannot move, so
+proposals then are not ticks: a goal set before arming, or across a halt, waits. When the
 goal is reached, abandoned or cancelled (`jepa/cancel`, std_srvs/Trigger) it publishes an empty
 goal latent: the actor goes idle and sends nothing, the guardrail holds the arm once, and the arm
 is free to be moved by other means. The task status (mode, goal energy, ticks, outcome) goes to
@@ -22,7 +24,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
+from std_msgs.msg import Bool, Header
 from std_srvs.srv import Trigger
 import torch
 from trajectory_msgs.msg import JointTrajectory
@@ -58,6 +60,11 @@ PARAMETERS = {
     'task': ParameterSpec('reach_light', help_of(GraphConfig, 'task') + '; applied to the actor'),
     'tasks_file': TASKS_FILE,
     'max_ticks': ParameterSpec(0, help_of(GraphConfig, 'max_ticks'), 0, 1_000_000),
+    'decide': ParameterSpec(
+        True,
+        'declare success and give-up (false: report the goal energy every tick and never '
+        'stop, for `jepa-ros calibrate --ros`; jepa/cancel ends the goal)',
+    ),
     'actor_node': ParameterSpec(
         'actor_node', 'name of the actor node whose task parameter is set', read_only=True
     ),  # fmt: skip
@@ -81,6 +88,8 @@ class ConfiguratorNode(Node):
         self.latents = PolledSubscription(self, Image, 'jepa/latent', SENSOR_QOS)
         self.create_subscription(JointTrajectory, 'jepa/command_proposal', self.on_proposal,
                                  COMMAND_QOS)  # fmt: skip
+        self.armed = True  # until the guardrail says otherwise (none yet: nothing is refused)
+        self.create_subscription(Bool, 'jepa/armed', self.on_armed, LATCHED_QOS)
         self.create_service(Trigger, 'jepa/cancel', self.on_cancel)
         self.actor_parameters = AsyncParameterClient(self, self.params['actor_node'])
         self.add_on_set_parameters_callback(self.validate_parameters)
@@ -166,15 +175,28 @@ class ConfiguratorNode(Node):
                                    self.weights)  # fmt: skip
         return float(distance)
 
-    def on_proposal(self, msg: JointTrajectory) -> None:
-        """One control tick: the actor acted on the newest latent; account its energy."""
+    def on_armed(self, msg: Bool) -> None:
         with self.lock:
-            if not self.monitor.active:
+            self.armed = msg.data
+            active = self.monitor.active
+        if active and not msg.data:
+            self.status.change(f'goal {self.goals} waits: the gate is not armed',
+                               mode='reaching', goal=self.goals, outcome='waiting')  # fmt: skip
+
+    def on_proposal(self, msg: JointTrajectory) -> None:
+        """One control tick: the actor acted on the newest latent; account its energy (not
+        while the gate is disarmed: the arm could not move)."""
+        with self.lock:
+            if not self.monitor.active or not self.armed:
                 return
             energy = self.newest_energy()
             if energy is None:
                 return  # no new frame since the last tick
-            outcome = self.monitor.update(energy)
+            if self.params['decide']:
+                outcome = self.monitor.update(energy)
+            else:  # calibration: every tick to the end, no decision
+                self.monitor.ticks += 1
+                outcome = Outcome.REACHING
         if outcome is Outcome.REACHING:
             self.status.report(OK, 'reaching', mode='reaching', goal=self.goals,
                                goal_energy=energy, ticks=self.monitor.ticks,

@@ -10,7 +10,9 @@ slower but steady pipeline keeps moving and a silent input holds within two of i
 physical arm (`require_arming`) a fault that lasts `halt_after_s` (a silent sensor, or no
 proposals while a goal is set on `jepa/goal_latent`) also halts the gate, which starts disarmed
 and is armed by `jepa/arm` (std_srvs/SetBool: true arms, false halts). A shorter gap only holds:
-the arm stays at its measured position and the gate passes the next valid proposal.
+the arm stays at its measured position and the gate passes the next valid proposal. Whether the
+gate is armed is latched on `jepa/armed` (std_msgs/Bool, on every change): the configurator does
+not count ticks the arm could not move in.
 Every intervention is published on `jepa/status` with a reason code, the offending values and a
 counter.
 """
@@ -22,6 +24,7 @@ from functools import partial
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -63,6 +66,9 @@ PARAMETERS = start_only({
     'workspace_min': ParameterSpec(
         [-1.0, -1.0, 0.03], help_of(GuardrailConfig, 'workspace_min')),
     'workspace_max': ParameterSpec([1.0, 1.0, 1.2], help_of(GuardrailConfig, 'workspace_max')),
+    'watch_latent': ParameterSpec(
+        True, 'pass proposals only while jepa/latent is fresh (false for exploration, which '
+              'plans from no latent: joint_states alone are watched)'),
     'require_arming': ParameterSpec(
         False, 'physical arm: start disarmed, halt on a lasting fault (halt_after_s), stay '
                'halted until armed by the jepa/arm service'),
@@ -121,8 +127,9 @@ class GuardrailNode(Node):
         scene = load_scene(p['scene'])
         config = guardrail_config(scene, p)
         ee = ee_position_function(scene, config.joint_names)
+        inputs = INPUTS if p['watch_latent'] else ('joint_states', 'proposal')
         watchdog = Watchdog(
-            {name: p[key] for name, key in TIMEOUTS.items()},
+            {name: p[TIMEOUTS[name]] for name in inputs},
             ticks=p['stale_periods'],
             max_timeout_s=p['max_timeout_s'],
         )
@@ -133,7 +140,8 @@ class GuardrailNode(Node):
                 p['collision_resolution_rad'],
             )  # fmt: skip
         guardrails = Guardrails(config, ee, not p['require_arming'], collision)
-        self.gate = Gate(guardrails, watchdog, p['require_arming'], p['halt_after_s'])
+        self.gate = Gate(guardrails, watchdog, p['require_arming'], p['halt_after_s'],
+                         [i for i in inputs if i != 'proposal'])  # fmt: skip
         self.status = StatusReporter(self, 'guardrail')
         group = MutuallyExclusiveCallbackGroup()  # the gate's state changes in one thread
         self.publisher = self.create_publisher(
@@ -145,22 +153,25 @@ class GuardrailNode(Node):
         # Read when the gate needs them (each latent, proposal, deadline and summary), not one
         # executor callback per message: an arm publishes them at 50-1000 Hz
         self.joint_states = PolledSubscription(self, JointState, 'joint_states', STATE_QOS)
-        self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS,
-                                 callback_group=group)  # fmt: skip
+        if p['watch_latent']:
+            self.create_subscription(Image, 'jepa/latent', self.on_latent, SENSOR_QOS,
+                                     callback_group=group)  # fmt: skip
         self.create_subscription(Image, 'jepa/goal_latent', self.on_goal, LATCHED_QOS,
                                  callback_group=group)  # fmt: skip
         self.create_service(SetBool, 'jepa/arm', self.on_arm, callback_group=group)
+        self.armed_pub = self.create_publisher(Bool, 'jepa/armed', LATCHED_QOS)
         # One deadline timer per input, restarted by each message: it fires only after silence
         self.deadlines = {
             name: self.create_timer(watchdog.timeout_s(name), partial(self.on_deadline, name),
                                     callback_group=group)
-            for name in INPUTS
+            for name in inputs
         }  # fmt: skip
         self.periods = {name: timer.timer_period_ns for name, timer in self.deadlines.items()}
         self.create_timer(1.0, self.report_summary, callback_group=group)
         state = 'armed' if self.gate.armed else 'DISARMED: call jepa/arm (SetBool true) to arm'
         self.status.change(f'guardrail up, {state}', armed=self.gate.armed)
         self.was_armed = self.gate.armed
+        self.armed_pub.publish(Bool(data=self.gate.armed))
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -219,10 +230,12 @@ class GuardrailNode(Node):
         return response
 
     def log_arming(self) -> None:
-        """Log at INFO when the gate was armed or disarmed (by the service, or a halt)."""
+        """Log at INFO and latch on `jepa/armed` when the gate was armed or disarmed (by the
+        service, or a halt)."""
         if self.gate.armed != self.was_armed:
             self.was_armed = self.gate.armed
             self.get_logger().info('armed' if self.gate.armed else 'disarmed')
+            self.armed_pub.publish(Bool(data=self.gate.armed))
 
     def act(self, decision: Decision) -> None:
         """Send the decision's command, then report each intervention."""

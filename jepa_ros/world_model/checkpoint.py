@@ -86,9 +86,23 @@ def check_scene(have: dict[str, Any], want: dict[str, Any], what: str) -> None:
     """Raise CheckpointError naming the first setting in which two scene dicts differ. A scene
     `based_on` another (the same arm and camera, plus obstacles) takes that one's models."""
     want = {**want, 'name': want.get('based_on') or want.get('name')}
+    have, want = ({**scene, 'cameras': _cameras(scene.get('cameras'))} for scene in (have, want))
     for key in ('controlled_joints', 'cameras', 'robot_urdf', 'max_step_rad', 'name'):
         if have.get(key) != want.get(key):
             raise CheckpointError(
                 f'{what} was made for another scene: {key} is {have.get(key)!r}, '
                 f'expected {want.get(key)!r}'
             )
+
+
+def _cameras(cameras: Any) -> Any:
+    """Camera dicts with every field (as CameraConfig fills them in), without the topic: a
+    camera is the same whatever topic it is remapped to, and a scene file written before a
+    field existed still matches."""
+    from jepa_ros.envs.scene import CameraConfig, SceneError
+
+    try:
+        return [{k: v for k, v in asdict(CameraConfig(**c)).items() if k != 'topic'}
+                for c in cameras]  # fmt: skip
+    except (TypeError, SceneError):
+        return cameras
