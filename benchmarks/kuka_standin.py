@@ -12,7 +12,8 @@ Stages (each skipped when its output exists, so an interrupted run goes on where
    requiring arming, as on hardware), held-out frames, seed 2000;
 5. `jepa-ros eval --ros` on the same graph running the calibrated task, held-out frames, seed
    1000 (disjoint pairs are not guaranteed, the seeds differ);
-6. the simulator's own `jepa-ros eval --scene kuka_iiwa` with the checkpoint.
+6. the simulator's own `jepa-ros eval --scene kuka_iiwa` with the checkpoint (jepa and the
+   joint-space oracle).
 Writes the time of every stage and the results to --json.
 
     python benchmarks/kuka_standin.py --out runs/kuka --json benchmarks/kuka_standin.json
@@ -51,7 +52,11 @@ def explore(out: Path, bag: Path, episodes: int, seed: int, rate: float) -> None
     from jepa_ros.nodes.common import STATUS_TOPIC
     from jepa_ros.processes import NodeProcesses
 
-    config = GraphConfig(scene='kuka_iiwa', control_rate_hz=rate, camera_rate_hz=rate)
+    # Faster than real time (sim_node may: nothing else knows it is a simulation): the gate's
+    # velocity limit scales with the rate, so a command may still move the scene's step limit
+    speedup = rate / GraphConfig.control_rate_hz
+    config = GraphConfig(scene='kuka_iiwa', control_rate_hz=rate, camera_rate_hz=rate,
+                         guardrail_parameters={'max_velocity_rad_s': 1.5 * speedup})  # fmt: skip
     processes = NodeProcesses(
         explore_specs(config, str(bag), episodes, 50, seed), out / f'logs_{bag.name}', {}
     )
@@ -116,6 +121,7 @@ def main() -> int:
     parser.add_argument('--heldout-episodes', type=int, default=40)
     parser.add_argument('--rate', type=float, default=30.0, help='exploration commands/s')
     parser.add_argument('--goals', type=int, default=30, help='ROS-mode eval pairs')
+    parser.add_argument('--sim-pairs', type=int, default=50, help="the simulator's eval pairs")
     parser.add_argument('--train-args', default='', help='extra `jepa-ros train` arguments')
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -178,23 +184,9 @@ def main() -> int:
     simulated = out / 'eval_sim.json'
     if not simulated.is_file():
         with stage('eval_sim'):
-            jepa_ros(
-                'eval',
-                '--checkpoint',
-                str(model),
-                '--scene',
-                'kuka_iiwa',
-                '--task',
-                TASK,
-                '--episodes',
-                '50',
-                '--policies',
-                'jepa',
-                'oracle',
-                'random',
-                '--json',
-                str(simulated),
-            )
+            jepa_ros('eval', '--checkpoint', str(model), '--scene', 'kuka_iiwa', '--task', TASK,
+                     '--episodes', str(args.sim_pairs), '--policies', 'jepa', 'oracle',
+                     '--json', str(simulated))  # fmt: skip
     for name in ('calibrate_ros', 'eval_ros', 'eval_sim'):
         data = json.loads((out / f'{name}.json').read_text())
         report[name] = {k: v for k, v in data.items() if k != 'table'}

@@ -9,6 +9,13 @@ import numpy as np
 from jepa_ros.evaluation import EpisodeResult, SUCCESS_DISTANCE_M
 
 
+def _held(rows: list[list[float]]) -> np.ndarray:
+    """Episodes of different lengths (an episode on a live graph ends at the configurator's
+    decision) as (N, T): each held at its last value to the longest."""
+    longest = max(len(row) for row in rows)
+    return np.array([list(row) + [row[-1]] * (longest - len(row)) for row in rows])
+
+
 def eval_figure(results: dict[str, list[EpisodeResult]], out: Path) -> Path:
     import matplotlib
 
@@ -24,7 +31,7 @@ def eval_figure(results: dict[str, list[EpisodeResult]], out: Path) -> Path:
     axes[0].set(title='final end-effector distance', ylabel='cm', yscale='log')
     axes[0].legend()
     for name in names:
-        distances = np.array([r.distances for r in results[name]])  # (N, T+1)
+        distances = _held([r.distances for r in results[name]])  # (N, T+1)
         axes[1].plot(100 * np.median(distances, axis=0), label=name)
     axes[1].axhline(100 * SUCCESS_DISTANCE_M, color='k', ls='--', lw=1)
     axes[1].set(title='median distance to goal', xlabel='step', ylabel='cm', yscale='log')
@@ -33,8 +40,8 @@ def eval_figure(results: dict[str, list[EpisodeResult]], out: Path) -> Path:
         energies = [
             [i['goal_energy'] for i in r.infos if 'goal_energy' in i] for r in results[name]
         ]
-        if energies and energies[0]:
-            axes[2].plot(np.median(np.array(energies), axis=0), label=name)
+        if energies and all(energies):
+            axes[2].plot(np.median(_held(energies), axis=0), label=name)
     axes[2].set(title='median goal energy D(s_t, s_goal)', xlabel='step', yscale='log')
     if axes[2].lines:
         axes[2].legend()

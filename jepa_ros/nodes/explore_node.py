@@ -166,6 +166,8 @@ class ExploreNode(Node):
 
     def why_not(self, joints: np.ndarray | None) -> str:
         """Why exploration cannot go on now ('' if it can)."""
+        if self.armed is None:
+            return 'waiting for the gate (jepa/armed)'
         if not self.armed:
             return 'the gate is not armed'
         if joints is None:
@@ -192,22 +194,17 @@ class ExploreNode(Node):
             if self.phase == 'done':
                 return
             joints = self.measured()
-            if self.armed is None:
-                self.pause('waiting for the gate (jepa/armed)')
-                return
             why = self.why_not(joints)
+            self.pause(why)
             if why:
-                self.pause(why)
                 return
-            self.pause('')
             target = self.next_target(joints)
-        if target is not None:
-            self.propose(target)
+        self.propose(target)
         self.status.report_every(1.0, self.phase, episode=self.episode, step=self.step,
                                  episodes=self.params['episodes'])  # fmt: skip
 
-    def next_target(self, joints: np.ndarray) -> np.ndarray | None:
-        """The next command's joints (A,), or None (done)."""
+    def next_target(self, joints: np.ndarray) -> np.ndarray:
+        """The next command's joints (A,); an episode's last one may finish the exploration."""
         if self.phase == 'returning':
             delta = self.start - joints
             if np.max(np.abs(delta)) > self.params['start_tolerance_rad']:
