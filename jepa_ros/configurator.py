@@ -103,14 +103,17 @@ class TaskMonitor:
     def active(self) -> bool:
         return self.outcome is Outcome.REACHING
 
-    def update(self, energy: float) -> Outcome:
-        """Account one tick's goal energy (before this tick's command)."""
+    def update(self, energy: float, decide: bool = True) -> Outcome:
+        """Account one tick's goal energy (before this tick's command); `decide` False counts
+        the tick but never ends the goal (calibration runs every goal to its budget)."""
         if not self.active:
             return self.outcome
         cfg = self.config
         if not math.isfinite(energy):
             raise ValueError(f'goal energy must be finite, got {energy}')
         self.ticks += 1
+        if not decide:
+            return self.outcome
         self._below = self._below + 1 if energy < cfg.success_energy else 0
         if energy < self.best_energy * (1 - cfg.min_progress):
             self.best_energy, self._since_progress = energy, 0

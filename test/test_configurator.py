@@ -44,6 +44,15 @@ def test_give_up_when_the_energy_stops_falling():
     assert outcomes[5] is Outcome.GAVE_UP and outcomes[6] is Outcome.GAVE_UP
 
 
+def test_without_deciding_every_tick_counts_and_nothing_ends_the_goal():
+    """Calibration (`decide: false`): below the threshold and past max_ticks, still reaching."""
+    monitor = TaskMonitor(MonitorConfig(success_energy=0.01, settle_ticks=1, max_ticks=3))
+    monitor.start()
+    outcomes = [monitor.update(e, decide=False) for e in [0.5, 0.001, 0.001, 0.001, 0.001]]
+    assert outcomes == [Outcome.REACHING] * 5 and monitor.ticks == 5 and monitor.active
+    assert monitor.update(0.001) is Outcome.SUCCEEDED, 'deciding again decides'
+
+
 def test_max_ticks_cancel_idle_and_bad_energy():
     assert run_monitor(MonitorConfig(max_ticks=2), [1.0, 0.5, 0.1])[1:] == [Outcome.GAVE_UP] * 2
     monitor = TaskMonitor(MonitorConfig())

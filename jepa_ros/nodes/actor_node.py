@@ -27,7 +27,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 import torch
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.configurator import build_actor, load_task
 from jepa_ros.describe import help_of, ParameterSpec
@@ -47,8 +47,8 @@ from jepa_ros.nodes.common import (
     ModelSlot,
     OK,
     parameter_error,
+    proposal_msg,
     run_node,
-    seconds,
     stamp_s,
     StatusReporter,
     subscribe_newest,
@@ -208,11 +208,7 @@ class ActorNode(Node):
         """A one-point proposal, reached when the next command is due (the sustained period,
         never sooner than 1 / control_rate_hz)."""
         period = max(1.0 / self.params['control_rate_hz'], self.rate.period_s or 0.0)
-        msg = JointTrajectory(joint_names=list(self.scene.controlled_joints))  # stamp 0: now
-        point = JointTrajectoryPoint(positions=[float(v) for v in target],
-                                     time_from_start=seconds(period))  # fmt: skip
-        msg.points = [point]
-        self.publisher.publish(msg)
+        self.publisher.publish(proposal_msg(self.scene.controlled_joints, target, period))
 
 
 def main(args: list[str] | None = None) -> None:

@@ -22,6 +22,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from jepa_ros.describe import help_of, ParameterSpec
 from jepa_ros.frames import FrameCounter, JointHistory
@@ -220,6 +221,13 @@ def stamp_s(stamp: Time) -> float:
 def seconds(value: float) -> Duration:
     whole = int(value)
     return Duration(sec=whole, nanosec=int(round((value - whole) * 1e9)))
+
+
+def proposal_msg(joint_names, target, period_s: float) -> JointTrajectory:
+    """A one-point `jepa/command_proposal`: `target` (A,) reached `period_s` from now (stamp 0)."""
+    point = JointTrajectoryPoint(positions=[float(v) for v in target],
+                                 time_from_start=seconds(period_s))  # fmt: skip
+    return JointTrajectory(joint_names=list(joint_names), points=[point])
 
 
 def rgb_from_msg(msg: Image) -> np.ndarray:

@@ -192,11 +192,7 @@ class ConfiguratorNode(Node):
             energy = self.newest_energy()
             if energy is None:
                 return  # no new frame since the last tick
-            if self.params['decide']:
-                outcome = self.monitor.update(energy)
-            else:  # calibration: every tick to the end, no decision
-                self.monitor.ticks += 1
-                outcome = Outcome.REACHING
+            outcome = self.monitor.update(energy, decide=self.params['decide'])
         if outcome is Outcome.REACHING:
             self.status.report(OK, 'reaching', mode='reaching', goal=self.goals,
                                goal_energy=energy, ticks=self.monitor.ticks,

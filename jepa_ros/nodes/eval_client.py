@@ -25,7 +25,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool, Trigger
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.evaluation import EpisodeResult
@@ -33,7 +33,7 @@ from jepa_ros.nodes.common import (
     COMMAND_QOS,
     image_msg,
     joints_by_name,
-    seconds,
+    proposal_msg,
     STATE_QOS,
     STATUS_TOPIC,
     status_values,
@@ -149,14 +149,8 @@ class EvalClient(Node):
                     f'(at {np.round(joints, 3).tolist()}); the gate said: '
                     f'{self.gate_said or "nothing"}'
                 )
-            msg = JointTrajectory(joint_names=list(self.names))
-            msg.points = [
-                JointTrajectoryPoint(
-                    positions=(joints + np.clip(delta, -max_step, max_step)).tolist(),
-                    time_from_start=seconds(self.period),
-                )
-            ]
-            self.proposals.publish(msg)
+            target = joints + np.clip(delta, -max_step, max_step)
+            self.proposals.publish(proposal_msg(self.names, target, self.period))
             time.sleep(self.period)
 
     def reach(self, goal: RosGoal, budget: int, settle_s: float = 0.5) -> EpisodeResult:

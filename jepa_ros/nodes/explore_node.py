@@ -24,7 +24,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, UInt32
 from std_srvs.srv import Trigger
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from jepa_ros.data.exploration import ExplorationConfig, SmoothExploration
 from jepa_ros.describe import help_of, ParameterSpec, start_only
@@ -39,8 +39,8 @@ from jepa_ros.nodes.common import (
     LATCHED_QOS,
     one_line,
     PolledSubscription,
+    proposal_msg,
     run_node,
-    seconds,
     SENSOR_QOS,
     STATE_QOS,
     StatusReporter,
@@ -231,11 +231,8 @@ class ExploreNode(Node):
         self.get_logger().info(f'episode {self.episode}/{total} started')
 
     def propose(self, target: np.ndarray) -> None:
-        msg = JointTrajectory(joint_names=list(self.scene.controlled_joints))
         period = 1.0 / self.params['control_rate_hz']
-        msg.points = [JointTrajectoryPoint(positions=target.tolist(),
-                                           time_from_start=seconds(period))]  # fmt: skip
-        self.proposals.publish(msg)
+        self.proposals.publish(proposal_msg(self.scene.controlled_joints, target, period))
 
 
 def main(args: list[str] | None = None) -> None:
