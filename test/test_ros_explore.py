@@ -61,6 +61,11 @@ def test_explore_record_import_train_over_dds(tmp_path):
             60,
             'exploration paused while disarmed',
         )
+        probe.wait_for(
+            lambda: probe.status_of('recorder_node', 'recording all 5 topics'),
+            60,
+            'the recorder matched every publisher',
+        )
         assert probe.call(arm, SetBool.Request(data=True), 'jepa/arm').success
         probe.wait_for(
             lambda: probe.status_of('explore_node', 'exploration done'),

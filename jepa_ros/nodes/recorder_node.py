@@ -11,7 +11,10 @@ Topics (remappable): the camera image and camera_info, joint_states, the gated c
 explorer's episode counter. The bag folder (`bag` parameter) must not exist yet; it is closed
 (its MCAP summary written) when the node ends, on SIGINT or SIGTERM as on a launch's shutdown.
 Each message is stored with its receive time. Progress (messages per topic) goes to
-`jepa/status` every few seconds.
+`jepa/status` every few seconds. A subscription only records once it has matched its publisher
+(discovery can take seconds on a busy machine), so the node says when every topic has one
+('recording all 5 topics'): arm the gate for exploration after that, or the bag misses the
+first commands.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ class RecorderNode(Node):
         types = get_typestore(Stores.LATEST)
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.subscriptions_by_topic = {}
+        self.unmatched: list[str] | None = None
         self.writer = Writer(path, version=9, storage_plugin=plugins[p['storage']])
         self.writer.open()
         streams = [*STREAMS, ('jepa/episode', UInt32, 'std_msgs/msg/UInt32')]
@@ -70,11 +75,24 @@ class RecorderNode(Node):
             name = self.resolve_topic_name(topic)  # namespace and remappings applied
             connection = self.writer.add_connection(name, type_name, typestore=types)
             qos = EVENTS_QOS if topic == 'jepa/episode' else RECORD_QOS
-            self.create_subscription(msg_type, topic, partial(self.write, connection), qos,
-                                     raw=True)  # fmt: skip
+            self.subscriptions_by_topic[name] = self.create_subscription(
+                msg_type, topic, partial(self.write, connection), qos, raw=True
+            )
         self.status = StatusReporter(self, 'recorder')
         self.create_timer(5.0, self.report)
         self.status.change(f'recording {len(streams)} topics to {path} ({p["storage"]})')
+        self.create_timer(0.5, self.check_publishers)
+
+    def check_publishers(self) -> None:
+        """Say when the set of topics without a matched publisher changes."""
+        unmatched = [topic for topic, subscription in self.subscriptions_by_topic.items()
+                     if subscription.get_publisher_count() == 0]  # fmt: skip
+        if unmatched != self.unmatched:
+            self.unmatched = unmatched
+            if unmatched:
+                self.status.change(f'waiting for publishers of {", ".join(unmatched)}')
+            else:
+                self.status.change(f'recording all {len(self.subscriptions_by_topic)} topics')
 
     def write(self, connection, raw: bytes) -> None:
         now = self.get_clock().now().nanoseconds
