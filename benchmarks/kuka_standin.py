@@ -4,9 +4,9 @@ services; none of them loads the simulated world).
 
 Stages (each skipped when its output exists, so an interrupted run goes on where it stopped):
 1. explore over ROS -> MCAP bags: the exploration graph of `explore.launch.py use_sim:=true`
-   (sim_node, guardrail, explore_node, recorder_node) as processes, for the training bag
-   (seed 0) and a held-out bag (seed 1);
-2. `jepa-ros import-bag` of both;
+   (sim_node, guardrail, explore_node, recorder_node) as processes, for the training bags
+   (seeds 0, 2, 3, ...: --train-bags sessions of --episodes) and a held-out bag (seed 1);
+2. `jepa-ros import-bag` of the training bags together, and of the held-out one;
 3. `jepa-ros train` on the training data;
 4. `jepa-ros calibrate --ros` on the reaching graph (the arm's graph + sim_node, the gate
    requiring arming, as on hardware), held-out frames, seed 2000;
@@ -117,12 +117,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, required=True, help='working folder')
     parser.add_argument('--json', type=Path, required=True)
-    parser.add_argument('--episodes', type=int, default=400, help='training episodes')
+    parser.add_argument('--episodes', type=int, default=400, help='episodes per training bag')
+    parser.add_argument('--train-bags', type=int, default=1,
+                        help='training bags (exploration sessions), imported together')  # fmt: skip
     parser.add_argument('--heldout-episodes', type=int, default=40)
     parser.add_argument('--rate', type=float, default=30.0, help='exploration commands/s')
     parser.add_argument('--goals', type=int, default=30, help='ROS-mode eval pairs')
     parser.add_argument('--sim-pairs', type=int, default=50, help="the simulator's eval pairs")
     parser.add_argument('--train-args', default='', help='extra `jepa-ros train` arguments')
+    parser.add_argument('--until', choices=['calibrate_ros'],
+                        help='stop after this stage (then set the task from its JSON)')
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     out = args.out
@@ -139,17 +143,23 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + '\n')
 
+    # Training bags: bag_train (seed 0), bag_train_1 (seed 2), ...; the held-out one: seed 1
+    train_bags = [('train' if k == 0 else f'train_{k}', k + 1 if k else 0)
+                  for k in range(args.train_bags)]  # fmt: skip
     for name, episodes, seed in (
-        ('train', args.episodes, 0),
+        *((name, args.episodes, seed) for name, seed in train_bags),
         ('heldout', args.heldout_episodes, 1),
     ):
-        bag, data = out / f'bag_{name}', out / f'data_{name}'
+        bag = out / f'bag_{name}'
         if not (bag / 'metadata.yaml').is_file():
             with stage(f'explore_{name}'):
                 explore(out, bag, episodes, seed, args.rate)
+    for name, bags in (('train', [f'bag_{n}' for n, _ in train_bags]), ('heldout', ['bag_heldout'])):
+        data = out / f'data_{name}'
         if not (data / 'meta.json').is_file():
             with stage(f'import_{name}'):
-                jepa_ros('import-bag', str(bag), '--scene', 'kuka_iiwa', '--out', str(data))
+                jepa_ros('import-bag', *(str(out / b) for b in bags), '--scene', 'kuka_iiwa',
+                         '--out', str(data))  # fmt: skip
     model = out / 'run' / 'model.pt'
     if not (out / 'run' / 'DONE').is_file():
         with stage('train'):
@@ -170,6 +180,9 @@ def main() -> int:
         with stage('calibrate_ros'), reaching_graph(out, model, 'reach_light', 'calibrate'):
             jepa_ros('calibrate', *ros, '--episodes', '30', '--seed', '2000', '--task',
                      'reach_light', '--json', str(calibration))  # fmt: skip
+    if args.until == 'calibrate_ros':
+        print(f'calibrated: {calibration}')
+        return 0
     try:
         load_task(TASK)
     except TaskError:

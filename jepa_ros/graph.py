@@ -169,7 +169,9 @@ LAUNCH_ARGUMENTS = {
                         'over the file'),
 }  # fmt: skip
 ARM_LAUNCH_ARGUMENTS = {
-    'camera_topic': ('camera/image_raw', "the camera driver's image topic (rgb8 or bgr8)"),
+    'camera_topic': ('', "the camera driver's image topic (rgb8 or bgr8); empty: the scene's "
+                         "camera `topic` (as `jepa-ros scene init --camera-topic` wrote it), "
+                         'else camera/image_raw'),
     'controller_topic': ('joint_trajectory_controller/joint_trajectory',
                          "the JointTrajectoryController's command topic"),
     'joint_states_topic': ('joint_states', "the arm driver's joint states topic"),
@@ -207,11 +209,16 @@ def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConf
         rate = float(given.get('control_rate', GraphConfig.control_rate_hz))
     except ValueError:
         raise ValueError(f'control_rate must be a number, got {given["control_rate"]!r}') from None
+    scene = given.get('scene', GraphConfig.scene)
     topics = {} if use_sim else {
-        name: given.get(name, default) for name, (default, _) in ARM_LAUNCH_ARGUMENTS.items()
+        name: given.get(name, default) or getattr(GraphConfig, name)
+        for name, (default, _) in ARM_LAUNCH_ARGUMENTS.items()
     }  # fmt: skip
-    return GraphConfig(use_sim=use_sim, checkpoint=given.get('checkpoint', ''),
-                       scene=given.get('scene', GraphConfig.scene),
+    if not use_sim and 'camera_topic' not in given:
+        from jepa_ros.envs.scene import load_scene
+
+        topics['camera_topic'] = load_scene(scene).camera_topic or GraphConfig.camera_topic
+    return GraphConfig(use_sim=use_sim, checkpoint=given.get('checkpoint', ''), scene=scene,
                        task=given.get('task', GraphConfig.task), control_rate_hz=rate,
                        camera_rate_hz=rate, **topics)  # fmt: skip
 

@@ -44,11 +44,13 @@ def write_msg(writer, connection, t_ns, msg):
     writer.write(connection, t_ns, TYPES.serialize_cdr(msg, connection.msgtype))
 
 
-def write_bag(path, storage=StoragePlugin.MCAP, image='bgr8', joint_names=None, episodes=()):
+def write_bag(path, storage=StoragePlugin.MCAP, image='bgr8', joint_names=None, episodes=(),
+              window=(0, 10**12)):  # fmt: skip
     """Joint states every 10 ms over 1.0-3.0 s (panda_joint4 missing over 1.45-1.55 s, and an
     extra joint, in another order); frames every 100 ms 3 ms after a joint state, none over
     2.05-2.75 s (a gap). Frame i is one colour. `episodes`: (time, counter) on /jepa/episode.
-    Returns the frame stamps (ns)."""
+    `window`: only the events in [start, end) ns (a recording split over bags). Returns the
+    stamps (ns) of all the frames."""
     names = joint_names or ['panda_joint3', *NAMES[::-1]]
     JointState = TYPES.types['sensor_msgs/msg/JointState']
     frames = [
@@ -65,6 +67,8 @@ def write_bag(path, storage=StoragePlugin.MCAP, image='bgr8', joint_names=None, 
         events += [(t, 'frame') for t in frames] + [(t, 'episode') for t, _ in episodes]
         counters = dict(episodes)
         for t, what in sorted(events):
+            if not window[0] <= t < window[1]:
+                continue
             if what == 'joints':
                 present = [
                     n for n in names if not (n == 'panda_joint4' and 1445 * MS <= t <= 1555 * MS)
@@ -158,6 +162,16 @@ def test_a_bag_becomes_exactly_the_expected_rows(tmp_path, storage):
     assert counts['episodes'] == dataset.episodes == 2 and len(meta['shards']) == 2
     assert counts['joint_states_incomplete'] == 11  # 1.45 ... 1.55 s
     assert dataset.transition_starts(1).size == 12 - 2  # no transition across the gap
+
+
+def test_a_recording_split_over_two_bags_imports_as_one(tmp_path):
+    split = 2400 * MS  # inside the gap
+    frames = write_bag(tmp_path / 'bag_0', window=(0, split))
+    write_bag(tmp_path / 'bag_1', StoragePlugin.SQLITE3, window=(split, 10**12))
+    meta = import_bag([tmp_path / 'bag_1', tmp_path / 'bag_0'], SCENE, tmp_path / 'data')
+    check_rows(ExplorationDataset(tmp_path / 'data'), expected_rows(frames))
+    assert meta['import']['kept'] == 12 and meta['import']['episodes'] == 2
+    assert len(meta['spec']['source']['bags']) == 2
 
 
 @pytest.mark.parametrize('kind', ['png', 'jpeg', 'rgb8'])

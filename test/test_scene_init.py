@@ -23,6 +23,7 @@ from jepa_ros.envs.kinematics import ee_position_function, ForwardKinematics
 from jepa_ros.envs.scene import load_scene, SceneError
 from jepa_ros.envs.scene_init import arm_scene, chain_to
 from jepa_ros.envs.urdf import read_urdf
+from jepa_ros.graph import graph_config_from_launch, graph_specs
 from jepa_ros.limits import JointLimits
 
 DATA = Path(pybullet_data.getDataPath())
@@ -185,6 +186,22 @@ def test_scene_init_writes_a_physical_scene_from_the_urdf(tmp_path, which, joint
     np.testing.assert_allclose(ee_position(q[None]), expected, rtol=0, atol=1e-6)
     with pytest.raises(SceneError, match='physical arm'):
         ArmWorld(scene)
+
+
+def test_the_scene_camera_topic_is_the_arm_launch_default_and_an_argument_wins(tmp_path):
+    out = tmp_path / 'my_arm.yaml'
+    arm_scene(KUKA, ['lbr_iiwa_joint_1', 'lbr_iiwa_joint_2'], '/cam/color/image_raw', out)
+    values = {'scene': str(out), 'camera_topic': ''}  # not given on the command line
+    config = graph_config_from_launch(values, use_sim=False)
+    assert config.camera_topic == '/cam/color/image_raw'
+    perception = graph_specs(config)[0]
+    assert ('camera/image_raw', '/cam/color/image_raw') in perception.remappings
+    given = graph_config_from_launch({**values, 'camera_topic': '/other'}, use_sim=False)
+    assert given.camera_topic == '/other'
+    # A simulated scene has no camera topic: the graph's default
+    assert graph_config_from_launch({'scene': 'panda'}, use_sim=False).camera_topic == (
+        'camera/image_raw'
+    )
 
 
 def test_scene_init_names_a_joint_typo_and_writes_nothing(tmp_path, capsys):

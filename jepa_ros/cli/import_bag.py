@@ -19,7 +19,10 @@ from jepa_ros.envs.scene import load_scene
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('bag', type=Path, help='rosbag2 folder (or one .mcap / .db3 file)')
+    parser.add_argument(
+        'bag', type=Path, nargs='+',
+        help='rosbag2 folder (or one .mcap / .db3 file); several: read as one recording',
+    )  # fmt: skip
     parser.add_argument('--out', type=Path, required=True, help='dataset folder to write')
     parser.add_argument(
         '--scene',
@@ -36,18 +39,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'shard_episodes',
     ):
         default = getattr(defaults, name)
+        where = '%(default)s'
+        if name == 'image_topic':  # the scene's camera topic, when it has one
+            default, where = None, f"the scene camera's topic, else {defaults.image_topic}"
         parser.add_argument(
             f'--{name.replace("_", "-")}',
-            type=type(default),
+            type=type(getattr(defaults, name)),
             default=default,
-            help=f'{help_of(BagImportConfig, name)} (default: %(default)s)',
+            help=f'{help_of(BagImportConfig, name)} (default: {where})',
         )
 
 
 def run(args: argparse.Namespace) -> int:
     scene = load_scene(args.scene)
     config = BagImportConfig(
-        args.image_topic,
+        args.image_topic or scene.camera_topic or BagImportConfig.image_topic,
         args.joint_topic,
         args.episode_topic,
         args.tolerance_s,

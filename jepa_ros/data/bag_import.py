@@ -22,7 +22,7 @@ an interrupted import resumes, as `collect` does. Glossary: F frames, A controll
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 import json
 from pathlib import Path
@@ -143,17 +143,20 @@ def check_image_format(msg: Any, msgtype: str) -> tuple[int, bool]:
     return channels, bgr
 
 
-def open_bag(path: Path):
-    """A rosbags AnyReader for a rosbag2 folder (or one .mcap/.db3 file), opened."""
+def open_bag(paths: list[Path]):
+    """A rosbags AnyReader over rosbag2 folders (or .mcap/.db3 files), opened: their messages
+    read as one recording, in time order."""
     from rosbags.highlevel import AnyReader, AnyReaderError
 
-    if not path.exists():
-        raise BagImportError(f'bag not found: {path}')
-    reader = AnyReader([path])
+    for path in paths:
+        if not path.exists():
+            raise BagImportError(f'bag not found: {path}')
+    reader = AnyReader(paths)
     try:
         reader.open()
     except (AnyReaderError, OSError, ValueError) as exc:
-        raise BagImportError(f'{path} is not a readable rosbag2 bag ({exc})') from None
+        names = ', '.join(map(str, paths))
+        raise BagImportError(f'{names}: not a readable rosbag2 bag ({exc})') from None
     return reader
 
 
@@ -275,12 +278,13 @@ def index_bag(reader, config: BagImportConfig, names: tuple[str, ...]) -> BagInd
     return BagIndex(message, kept_stamps, joints, episode, counts)
 
 
-def import_spec(path: Path, scene: SceneConfig, config: BagImportConfig, index: BagIndex):
+def import_spec(paths: list[Path], scene: SceneConfig, config: BagImportConfig, index: BagIndex):
     """Everything that determines the dataset, as plain JSON data (spec.json: resume key)."""
     spec = {
         'format_version': FORMAT_VERSION,
         'scene': scene.to_dict(),
-        'source': {'bag': str(path.resolve()), 'bytes': _size(path)},
+        'source': {'bags': [str(p.resolve()) for p in paths],
+                   'bytes': sum(_size(p) for p in paths)},  # fmt: skip
         'import': asdict(config),
         'seed': None,
         'episodes': index.counts['episodes'],
@@ -295,23 +299,26 @@ def _size(path: Path) -> int:
 
 
 def import_bag(
-    path: str | Path,
+    paths: str | Path | Sequence[str | Path],
     scene: SceneConfig,
     out: str | Path,
     config: BagImportConfig = BagImportConfig(),
     on_frames: Callable[[int], None] = lambda frames: None,
     on_index: Callable[[BagIndex], None] = lambda index: None,
 ) -> dict[str, Any]:
-    """Import bag `path` into dataset folder `out` (resuming an interrupted import); returns
-    its meta.json, whose `import` entry holds the counts. `on_index(index)` is called after
-    the first pass, `on_frames(n)` as each shard lands (for a progress bar)."""
-    path, out = Path(path), Path(out)
+    """Import one bag, or several read as one recording (sessions recorded one after
+    another: their episodes split at the gaps between them), into dataset folder `out`
+    (resuming an interrupted import); returns its meta.json, whose `import` entry holds the
+    counts. `on_index(index)` is called after the first pass, `on_frames(n)` as each shard
+    lands (for a progress bar)."""
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    out = Path(out)
     names = scene.controlled_joints
-    reader = open_bag(path)
+    reader = open_bag(paths)
     try:
         index = index_bag(reader, config, names)
         on_index(index)
-        spec = import_spec(path, scene, config, index)
+        spec = import_spec(paths, scene, config, index)
         todo = prepare_output(out, spec)
         start = time.perf_counter()
         if todo or not (out / META_FILE).is_file():

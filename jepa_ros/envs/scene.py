@@ -266,6 +266,13 @@ class SceneConfig:
         object.__setattr__(self, 'allowed_collisions', tuple(allowed))
 
     @property
+    def camera_topic(self) -> str:
+        """The image topic of the first physical camera, absolute ('' if every camera is
+        simulated)."""
+        topic = next((camera.topic for camera in self.cameras if camera.topic), '')
+        return '/' + topic.lstrip('/') if topic else ''
+
+    @property
     def action_dim(self) -> int:
         return len(self.controlled_joints)
 
