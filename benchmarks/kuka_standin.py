@@ -118,15 +118,19 @@ def main() -> int:
     parser.add_argument('--out', type=Path, required=True, help='working folder')
     parser.add_argument('--json', type=Path, required=True)
     parser.add_argument('--episodes', type=int, default=400, help='episodes per training bag')
-    parser.add_argument('--train-bags', type=int, default=1,
-                        help='training bags (exploration sessions), imported together')  # fmt: skip
+    parser.add_argument(
+        '--train-bags', type=int, default=1, help='exploration sessions, imported together'
+    )
     parser.add_argument('--heldout-episodes', type=int, default=40)
     parser.add_argument('--rate', type=float, default=30.0, help='exploration commands/s')
     parser.add_argument('--goals', type=int, default=30, help='ROS-mode eval pairs')
     parser.add_argument('--sim-pairs', type=int, default=50, help="the simulator's eval pairs")
     parser.add_argument('--train-args', default='', help='extra `jepa-ros train` arguments')
-    parser.add_argument('--until', choices=['calibrate_ros'],
-                        help='stop after this stage (then set the task from its JSON)')
+    parser.add_argument(
+        '--until',
+        choices=['calibrate_ros'],
+        help='stop after this stage (then set the task from its JSON)',
+    )
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     out = args.out
@@ -154,7 +158,8 @@ def main() -> int:
         if not (bag / 'metadata.yaml').is_file():
             with stage(f'explore_{name}'):
                 explore(out, bag, episodes, seed, args.rate)
-    for name, bags in (('train', [f'bag_{n}' for n, _ in train_bags]), ('heldout', ['bag_heldout'])):
+    datasets = {'train': [f'bag_{n}' for n, _ in train_bags], 'heldout': ['bag_heldout']}
+    for name, bags in datasets.items():
         data = out / f'data_{name}'
         if not (data / 'meta.json').is_file():
             with stage(f'import_{name}'):

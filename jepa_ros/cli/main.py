@@ -11,6 +11,7 @@ from jepa_ros.cli import eval as evaluate
 from jepa_ros.configurator import TaskError
 from jepa_ros.data.collect import CollectError
 from jepa_ros.data.dataset import DatasetError
+from jepa_ros.device import DeviceError
 from jepa_ros.envs.scene import SceneError
 from jepa_ros.world_model.checkpoint import CheckpointError
 
@@ -23,6 +24,7 @@ USER_ERRORS = (
     CheckpointError,
     CollectError,
     DatasetError,
+    DeviceError,
     SceneError,
     TaskError,
     FileNotFoundError,

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from jepa_ros.data.dataset import ExplorationDataset
+from jepa_ros.device import add_device_argument, resolve_device
 from jepa_ros.training.plots import probe_figure
 from jepa_ros.training.probe import probe
 from jepa_ros.world_model.checkpoint import load_checkpoint
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument('--seed', type=int, default=0, help='seed for the wrong actions')
     parser.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads')
+    add_device_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     trained_on = metadata.get('dataset', {})
     if trained_on.get('seed') == dataset.meta['spec']['seed']:
         print(f'warning: {args.data} has the seed of the training data; probe on held-out data')
-    result = probe(model, dataset, seed=args.seed)
+    result = probe(model, dataset, seed=args.seed, device=resolve_device(args.device))
     metrics = {'checkpoint': str(args.checkpoint), 'data': str(args.data), **result['metrics']}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(metrics, indent=2) + '\n')

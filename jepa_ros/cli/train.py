@@ -5,6 +5,10 @@ with VICReg variance/covariance against collapse); stage 2 freezes it and learns
 action-conditioned predictor on cached latents (K-step open-loop rollouts). Writes OUT/model.pt
 (weights, full config, scene/camera/dataset metadata, format version), OUT/train_state.pt (to
 resume: run the same command again), OUT/metrics.csv and TensorBoard events in OUT/tensorboard/.
+
+On more machines: `--device cuda` (or auto), and `torchrun --nproc-per-node N -m jepa_ros.cli
+train ...` trains data-parallel (gloo on the CPU, nccl on CUDA) at the same global --batch-size;
+only rank 0 writes, and the run resumes like any other.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from tqdm import tqdm
 from jepa_ros import __version__
 from jepa_ros.data.dataset import ExplorationDataset
 from jepa_ros.describe import help_of
+from jepa_ros.device import add_device_argument, resolve_device
 from jepa_ros.envs.kinematics import Proprioception
 from jepa_ros.envs.scene import load_scene
-from jepa_ros.training.log import TrainingLog
+from jepa_ros.training.distributed import Cluster, start, stop
+from jepa_ros.training.log import SilentLog, TrainingLog
 from jepa_ros.training.trainer import TrainConfig, Trainer
 from jepa_ros.world_model.checkpoint import (
     check_scene,
@@ -55,13 +61,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=help_of(WorldModelConfig, 'latent_dim') + ' (default: %(default)s)',
     )  # fmt: skip
     parser.add_argument(
-        '--threads', type=int, default=os.cpu_count() or 1,
-        help='torch CPU threads (default: all cores, %(default)s)',
+        '--threads', type=int,
+        help='torch CPU threads (default: the cores, shared among torchrun ranks)',
     )  # fmt: skip
+    add_device_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    torch.set_num_threads(args.threads)
+    cluster = start(resolve_device(args.device))
+    try:
+        return train(args, cluster)
+    finally:
+        stop(cluster)
+
+
+def train(args: argparse.Namespace, cluster: Cluster) -> int:
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // cluster.world_size))
     torch.manual_seed(args.seed)
     scene = load_scene(args.scene)
     dataset = ExplorationDataset(args.data)
@@ -80,34 +95,42 @@ def run(args: argparse.Namespace) -> int:
     features = proprioception(dataset.get('joints'))  # (N, P)
     model = WorldModel(model_config)
     model.proprio_encoder.set_statistics(features)
+    model.to(cluster.device)
     metadata = {
         'jepa_ros_version': __version__,
         'scene': scene.to_dict(),
         'dataset': {'path': str(args.data), 'frames': len(dataset), 'episodes': dataset.episodes,
                     'seed': dataset.meta['spec']['seed']},
         'train_config': asdict(train_config),
+        'train_devices': f'{cluster.world_size} x {cluster.device.type}',
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     previous_seconds = 0.0
 
     def save(model: WorldModel, state: dict) -> None:
+        if not cluster.main:  # rank 0 writes; every rank reads it back to resume
+            return
         seconds = previous_seconds + time.perf_counter() - started
         save_checkpoint(args.out / MODEL_FILE, model, {**metadata, 'train_seconds': seconds})
         write_atomic(args.out / STATE_FILE, {**state, 'train_seconds': seconds})
 
-    log = TrainingLog(args.out)
-    trainer = Trainer(model, dataset, features, train_config, log, save)
+    log = TrainingLog(args.out) if cluster.main else SilentLog()
+    try:
+        trainer = Trainer(model, dataset, features, train_config, log, save, cluster)
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
     if (args.out / STATE_FILE).is_file():
         previous_seconds = resume(trainer, args.out)
-    info = trainer.run(progress=lambda stage, done, total: tqdm(
+    info = trainer.run(progress=(lambda stage, done, total: tqdm(
         total=total, initial=done, desc=stage, unit='step', dynamic_ncols=True
-    ))  # fmt: skip
+    )) if cluster.main else None)  # fmt: skip
     log.close()
-    seconds = previous_seconds + time.perf_counter() - started
-    summary = {'train_seconds': round(seconds, 1), **{k: round(v, 5) for k, v in info.items()}}
-    print(json.dumps(summary))
-    print(f'checkpoint: {args.out / MODEL_FILE}')
+    if cluster.main:
+        seconds = previous_seconds + time.perf_counter() - started
+        rounded = {k: round(v, 5) for k, v in info.items()}
+        print(json.dumps({'train_seconds': round(seconds, 1), **rounded}))
+        print(f'checkpoint: {args.out / MODEL_FILE}')
     return 0
 
 
@@ -123,5 +146,6 @@ def resume(trainer: Trainer, out: Path) -> float:
         raise CheckpointError(f'{out} holds a model of another shape; choose another --out')
     trainer.model.load_state_dict(payload['state_dict'])
     trainer.load_state(state)
-    print(f'resuming {out} at steps {state["step"]}')
+    if trainer.cluster.main:
+        print(f'resuming {out} at steps {state["step"]}')
     return float(state['train_seconds'])

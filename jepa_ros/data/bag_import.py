@@ -283,8 +283,10 @@ def import_spec(paths: list[Path], scene: SceneConfig, config: BagImportConfig, 
     spec = {
         'format_version': FORMAT_VERSION,
         'scene': scene.to_dict(),
-        'source': {'bags': [str(p.resolve()) for p in paths],
-                   'bytes': sum(_size(p) for p in paths)},  # fmt: skip
+        'source': {
+            'bags': [str(p.resolve()) for p in paths],
+            'bytes': sum(_size(p) for p in paths),
+        },  # fmt: skip
         'import': asdict(config),
         'seed': None,
         'episodes': index.counts['episodes'],

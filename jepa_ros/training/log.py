@@ -42,6 +42,16 @@ class TrainingLog:
             self._writer.close()
 
 
+class SilentLog:
+    """A TrainingLog that writes nothing (the ranks of a torchrun run but rank 0)."""
+
+    def scalars(self, stage: str, step: int, values: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def read_metrics(path: Path) -> dict[tuple[str, str], list[tuple[int, float]]]:
     """Read a metrics.csv back: {(stage, name): [(step, value), ...]}."""
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}

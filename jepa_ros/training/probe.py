@@ -24,12 +24,19 @@ from jepa_ros.world_model.model import WorldModel
 
 
 @torch.no_grad()
-def encode_dataset(model: WorldModel, dataset: ExplorationDataset, batch: int = 512) -> np.ndarray:
-    """Latents of every frame, (N, D) float32."""
-    chunks = []
-    for start in range(0, len(dataset), batch):
-        idx = np.arange(start, min(start + batch, len(dataset)))
-        chunks.append(model.encode(torch.from_numpy(dataset.get('images', idx))).numpy())
+def encode_dataset(
+    model: WorldModel,
+    dataset: ExplorationDataset,
+    frames: np.ndarray | None = None,
+    device: torch.device | str = 'cpu',
+    batch: int = 512,
+) -> np.ndarray:
+    """Latents of `frames` (default: every frame), (N, D) float32, encoded on `device`."""
+    frames = np.arange(len(dataset)) if frames is None else np.asarray(frames)
+    chunks = [np.zeros((0, model.config.latent_dim), np.float32)]
+    for start in range(0, len(frames), batch):
+        images = torch.from_numpy(dataset.get('images', frames[start : start + batch]))
+        chunks.append(model.encode(images.to(device)).cpu().numpy())
     return np.concatenate(chunks)
 
 
@@ -105,11 +112,17 @@ def pred_vs_identity(
     return float(predicted_error / identity_error)
 
 
-def probe(model: WorldModel, dataset: ExplorationDataset, seed: int = 0) -> dict[str, Any]:
-    """Every probe on one held-out dataset. Returns the JSON metrics under 'metrics' and the
-    arrays a plot needs under 'arrays'."""
+def probe(
+    model: WorldModel,
+    dataset: ExplorationDataset,
+    seed: int = 0,
+    device: torch.device | str = 'cpu',
+) -> dict[str, Any]:
+    """Every probe on one held-out dataset (the frames encoded on `device`, the rest on the
+    CPU). Returns the JSON metrics under 'metrics' and the arrays a plot needs under 'arrays'."""
     model.eval()
-    latents = encode_dataset(model, dataset)
+    latents = encode_dataset(model.to(device), dataset, device=device)
+    model.cpu()
     episode = dataset.get('episode')
     actions = dataset.get('actions')
     ee = linear_probe(latents, dataset.get('ee_position').astype(np.float64), episode)

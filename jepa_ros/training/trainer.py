@@ -12,6 +12,9 @@ Stage 2, dynamics (`predictor_step`): the encoder is frozen, every frame's laten
 the predictor learns s_{t+1} = Pred(s_t, a_t) from open-loop K-step rollouts plus teacher-forced
 steps. (Trained jointly with the encoder, a predictor was no better than "no change".)
 
+Both stages run on `--device` and, under torchrun, data-parallel over ranks (see
+jepa_ros/training/distributed.py: a global batch gives the same loss as one process).
+
 Glossary: B batch, K rollout steps, V views, H x W image size, A action dim, D latent dim.
 """
 
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 
 from jepa_ros.data.dataset import ExplorationDataset
+from jepa_ros.training.distributed import Cluster
 from jepa_ros.training.log import TrainingLog
 from jepa_ros.training.losses import prediction_loss, vicreg_covariance, vicreg_variance
 from jepa_ros.training.monitors import collapse_report
@@ -79,8 +83,74 @@ def cosine_lr(base: float, step: int, total: int, min_fraction: float) -> float:
     return base * (min_fraction + (1 - min_fraction) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+class EncoderObjective(torch.nn.Module):
+    """Stage 1's loss as a module (what DistributedDataParallel wraps): the cross-modal JEPA
+    with VICReg regularisation, its batch statistics over the global batch (`gather`)."""
+
+    def __init__(self, model: WorldModel, config: TrainConfig, gather=lambda z: z) -> None:
+        super().__init__()
+        self.image_encoder = model.image_encoder
+        self.proprio_encoder = model.proprio_encoder
+        self.config = config
+        self.proprio_dim = model.config.proprio_dim
+        self.gather = gather
+
+    def forward(self, images: torch.Tensor, proprio: torch.Tensor) -> dict[str, torch.Tensor]:
+        """images (B, V, H, W, 3) uint8 and proprio (B, P): frames t first, then their
+        successors t+1 -> the loss and its terms, each ()."""
+        cfg = self.config
+        # Step 1. Forward: image latent and proprioceptive embedding of the same frames
+        latent = self.image_encoder(images)  # (B, D)
+        embedding = self.proprio_encoder(proprio)  # (B, D)
+        # Step 2. Loss: predict one from the other; keep the learned dims spread and decorrelated
+        # (the first P dims of the proprioceptive embedding are standardised features, fixed)
+        p = self.proprio_dim
+        invariance = prediction_loss(latent, embedding)
+        half = latent.shape[0] // 2  # changes from frame t to t+1 must agree too
+        temporal = prediction_loss(
+            latent[half:] - latent[:half], embedding[half:] - embedding[:half]
+        )
+        every_latent, every_embedding = self.gather(latent), self.gather(embedding)
+        variance = vicreg_variance(every_latent) + vicreg_variance(every_embedding[:, p:])
+        covariance = vicreg_covariance(every_latent[:, p:]) + vicreg_covariance(
+            every_embedding[:, p:]
+        )
+        loss = (
+            cfg.invariance_weight * invariance
+            + cfg.temporal_weight * temporal
+            + cfg.variance_weight * variance
+            + cfg.covariance_weight * covariance
+        )
+        return {'loss': loss, 'invariance': invariance, 'temporal': temporal,
+                'variance': variance, 'covariance': covariance}  # fmt: skip
+
+
+class PredictorObjective(torch.nn.Module):
+    """Stage 2's loss as a module: K-step open-loop plus teacher-forced latent prediction."""
+
+    def __init__(self, model: WorldModel, config: TrainConfig) -> None:
+        super().__init__()
+        self.predictor = model.predictor
+        self.teacher_forcing_weight = config.teacher_forcing_weight
+
+    def forward(self, latents: torch.Tensor, actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """latents (B, K+1, D), actions (B, K, A) -> the loss and its terms, each ()."""
+        # Step 1. Roll out open loop from the first latent; predict each step from the truth
+        rollout = self.predictor.rollout(latents[:, 0], actions)  # (B, K, D)
+        b, k, d = rollout.shape
+        teacher = self.predictor(latents[:, :-1].reshape(b * k, d), actions.reshape(b * k, -1))
+        # Step 2. Loss against the encoder's latents of what really happened
+        open_loop = prediction_loss(rollout, latents[:, 1:])
+        one_step = prediction_loss(teacher.view(b, k, d), latents[:, 1:])
+        identity = prediction_loss(latents[:, :1].expand(-1, k, -1), latents[:, 1:]).detach()
+        loss = open_loop + self.teacher_forcing_weight * one_step
+        return {'loss': loss, 'open_loop': open_loop, 'one_step': one_step,
+                'identity': identity}  # fmt: skip
+
+
 class Trainer:
-    """Runs both stages with resumable checkpoints. Built by the caller from its parts."""
+    """Runs both stages with resumable checkpoints. Built by the caller from its parts: the
+    model already on `cluster.device`; `log` and `save` write only on the main rank."""
 
     def __init__(
         self,
@@ -90,12 +160,20 @@ class Trainer:
         config: TrainConfig,
         log: TrainingLog,
         save: Callable[[WorldModel, dict[str, Any]], None],
+        cluster: Cluster | None = None,
     ) -> None:
+        cluster = cluster or Cluster()
+        cluster.check_divides('batch_size / 2', config.batch_size // 2)
+        cluster.check_divides('predictor_batch_size', config.predictor_batch_size)
         self.model = model
         self.dataset = dataset
         self.config = config
         self.log = log
         self.save = save
+        self.cluster = cluster
+        self.device = cluster.device
+        self.encoder_objective = cluster.wrap(EncoderObjective(model, config, cluster.gather))
+        self.predictor_objective = cluster.wrap(PredictorObjective(model, config))
         self.rng = np.random.default_rng(config.seed)
         self.step = {'encoder': 0, 'predictor': 0}
         encoder_params = [*model.image_encoder.parameters(), *model.proprio_encoder.parameters()]
@@ -108,64 +186,43 @@ class Trainer:
         self.frames = np.arange(len(dataset))
         self.pairs = dataset.transition_starts(1)  # (T,)
         self.windows = dataset.transition_starts(config.rollout_steps)  # (T,)
-        self.actions = torch.from_numpy(dataset.get('actions'))  # (N, A)
-        self.proprio = proprio  # (N, P) proprioceptive features of every frame
+        self.actions = torch.from_numpy(dataset.get('actions')).to(self.device)  # (N, A)
+        self.proprio = proprio.to(self.device)  # (N, P) proprioceptive features of every frame
         self.latents: torch.Tensor | None = None  # (N, D), cached in stage 2
 
     # --- stage 1 ---------------------------------------------------------------------------
     def encoder_batch(self) -> dict[str, torch.Tensor]:
-        """B/2 consecutive frame pairs: frames t first, then their successors t+1."""
+        """This rank's part of B/2 consecutive frame pairs: frames t first, then their
+        successors t+1 (every rank draws the same global batch)."""
         starts = np.sort(self.rng.choice(self.pairs, self.config.batch_size // 2, replace=False))
+        starts = self.cluster.part(starts)
         idx = np.concatenate([starts, starts + 1])
-        return {
-            'images': torch.from_numpy(self.dataset.get('images', idx)),  # (B, V, H, W, 3)
-            'proprio': self.proprio[idx],  # (B, P)
-        }
+        images = torch.from_numpy(self.dataset.get('images', idx))  # (B, V, H, W, 3)
+        return {'images': images.to(self.device), 'proprio': self.proprio[idx]}  # (B, P)
 
     def encoder_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One step of the cross-modal JEPA with VICReg regularisation."""
-        cfg = self.config
-        # Step 1. Forward: image latent and proprioceptive embedding of the same frames
-        latent = self.model.image_encoder(batch['images'])  # (B, D)
-        proprio = self.model.proprio_encoder(batch['proprio'])  # (B, D)
-        # Step 2. Loss: predict one from the other; keep the learned dims spread and decorrelated
-        # (the first P dims of the proprioceptive embedding are standardised features, fixed)
-        p = self.model.config.proprio_dim
-        invariance = prediction_loss(latent, proprio)
-        half = latent.shape[0] // 2  # changes from frame t to t+1 must agree too
-        temporal = prediction_loss(latent[half:] - latent[:half], proprio[half:] - proprio[:half])
-        variance = vicreg_variance(latent) + vicreg_variance(proprio[:, p:])
-        covariance = vicreg_covariance(latent[:, p:]) + vicreg_covariance(proprio[:, p:])
-        loss = (
-            cfg.invariance_weight * invariance
-            + cfg.temporal_weight * temporal
-            + cfg.variance_weight * variance
-            + cfg.covariance_weight * covariance
-        )
-        # Step 3. Update
+        terms = self.encoder_objective(batch['images'], batch['proprio'])
         self.encoder_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        terms['loss'].backward()
         self.encoder_optimizer.step()
-        return {
-            'loss': loss.item(),
-            'invariance': invariance.item(),
-            'temporal': temporal.item(),
-            'variance': variance.item(),
-            'covariance': covariance.item(),
-        }
+        return {name: value.item() for name, value in terms.items()}
 
     # --- stage 2 ---------------------------------------------------------------------------
     def cache_latents(self) -> torch.Tensor:
-        """Encode every frame with the frozen encoder: (N, D)."""
+        """Encode every frame with the frozen encoder: (N, D), each rank its own part of the
+        frames, gathered."""
         self.model.eval()
-        latents = torch.from_numpy(encode_dataset(self.model, self.dataset))
+        frames = np.array_split(self.frames, self.cluster.world_size)[self.cluster.rank]
+        part = encode_dataset(self.model, self.dataset, frames, self.device)
         self.model.train()
-        return latents
+        return torch.from_numpy(self.cluster.gather_arrays(part)).to(self.device)
 
     def predictor_batch(self) -> dict[str, torch.Tensor]:
+        """This rank's part of B K-step windows."""
         k = self.config.rollout_steps
-        starts = self.rng.choice(self.windows, self.config.predictor_batch_size)
-        steps = starts[:, None] + np.arange(k + 1)  # (B, K+1)
+        starts = self.cluster.part(self.rng.choice(self.windows, self.config.predictor_batch_size))
+        steps = torch.from_numpy(starts[:, None] + np.arange(k + 1)).to(self.device)  # (B, K+1)
         return {
             'latents': self.latents[steps],  # (B, K+1, D)
             'actions': self.actions[steps[:, :k]],  # (B, K, A)
@@ -173,33 +230,21 @@ class Trainer:
 
     def predictor_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One step of K-step open-loop plus teacher-forced latent prediction."""
-        latents, actions = batch['latents'], batch['actions']
-        # Step 1. Roll out open loop from the first latent; predict each step from the truth
-        rollout = self.model.rollout(latents[:, 0], actions)  # (B, K, D)
-        b, k, d = rollout.shape
-        teacher = self.model.predict(latents[:, :-1].reshape(b * k, d), actions.reshape(b * k, -1))
-        # Step 2. Loss against the encoder's latents of what really happened
-        open_loop = prediction_loss(rollout, latents[:, 1:])
-        one_step = prediction_loss(teacher.view(b, k, d), latents[:, 1:])
-        loss = open_loop + self.config.teacher_forcing_weight * one_step
-        # Step 3. Update
+        terms = self.predictor_objective(batch['latents'], batch['actions'])
         self.predictor_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        terms['loss'].backward()
         self.predictor_optimizer.step()
-        identity = prediction_loss(latents[:, :1].expand(-1, k, -1), latents[:, 1:])
-        return {
-            'loss': loss.item(),
-            'open_loop': open_loop.item(),
-            'one_step': one_step.item(),
-            'vs_identity': open_loop.item() / max(identity.item(), 1e-12),
-        }
+        info = {name: value.item() for name, value in terms.items()}
+        info['vs_identity'] = info['open_loop'] / max(info.pop('identity'), 1e-12)
+        return info
 
     # --- schedule --------------------------------------------------------------------------
     def monitor(self, stage: str) -> dict[str, float]:
         """Collapse monitors on a fixed random sample of frames."""
         idx = np.sort(np.random.default_rng(0).choice(self.frames, min(1024, len(self.frames))))
         with torch.no_grad():
-            latent = self.model.encode(torch.from_numpy(self.dataset.get('images', idx)))
+            images = torch.from_numpy(self.dataset.get('images', idx)).to(self.device)
+            latent = self.model.encode(images).cpu()
         report = collapse_report(latent).as_dict()
         self.log.scalars(stage, self.step[stage], report)
         return report
@@ -242,11 +287,13 @@ class Trainer:
                 self.step[stage] += 1
                 step = self.step[stage]
                 if step % cfg.log_every == 0 or step == total:
+                    info = self.cluster.mean(info)  # the global batch's (every rank, same steps)
                     elapsed = max(time.perf_counter() - started, 1e-9)
                     info['steps_per_second'] = (step - first) / elapsed
                     info['lr'] = optimizer.param_groups[0]['lr']
                     self.log.scalars(stage, step, info)
-                if stage == 'encoder' and (step % cfg.monitor_every == 0 or step == total):
+                monitored = step % cfg.monitor_every == 0 or step == total
+                if stage == 'encoder' and monitored and self.cluster.main:
                     info.update(self.monitor(stage))
                 if step % cfg.checkpoint_every == 0 or step == total:
                     self.save(self.model, self.state())

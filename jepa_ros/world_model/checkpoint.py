@@ -26,7 +26,7 @@ def save_checkpoint(path: Path, model: WorldModel, metadata: dict[str, Any]) -> 
     payload = {
         'format_version': FORMAT_VERSION,
         'config': asdict(model.config),
-        'state_dict': model.state_dict(),
+        'state_dict': {k: v.detach().cpu() for k, v in model.state_dict().items()},
         'metadata': metadata,
     }
     write_atomic(Path(path), payload)
