@@ -62,7 +62,15 @@ setup(
             'ros-rmw-fastrtps-cpp',
         ],
         # colcon: the install test builds the package as a ROS 2 workspace would.
-        'test': ['pytest>=7', 'hypothesis>=6', 'ruff>=0.5', 'colcon-common-extensions'],
+        # gymnasium worlds (`collect --env gymnasium:ID`); MuJoCo for its pixel environments.
+        'gym': ['gymnasium[mujoco]>=1.0'],
+        'test': [
+            'pytest>=7',
+            'hypothesis>=6',
+            'ruff>=0.5',
+            'colcon-common-extensions',
+            'gymnasium[mujoco]>=1.0',
+        ],
     },
     entry_points={'console_scripts': ['jepa-ros = jepa_ros.cli:main']},
     zip_safe=False,

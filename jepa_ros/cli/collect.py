@@ -1,13 +1,16 @@
 """Collect random exploration episodes in the simulator into a dataset folder.
 
-Episodes are smooth random motions between random waypoints. The folder gets shards of .npy
-arrays, meta.json, and contact_sheet.png (sample frames and goal images). An interrupted run is
-resumed by running the same command again; a folder holding a different dataset is refused.
+Episodes are smooth random motions between random waypoints (the arm of --scene), or a random
+policy in a gymnasium environment (--env gymnasium:ID, with --proprio naming the proprioceptive
+vector: obs, obs[a:b], obs.KEY, info.KEY, ...). The folder gets shards of .npy arrays,
+meta.json, and contact_sheet.png (sample frames and goal images). An interrupted run is resumed
+by running the same command again; a folder holding a different dataset is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -20,7 +23,8 @@ from jepa_ros.data.dataset import ExplorationDataset
 from jepa_ros.data.exploration import ExplorationConfig
 from jepa_ros.describe import help_of
 from jepa_ros.envs.arm_world import ArmWorld
-from jepa_ros.envs.scene import load_scene
+from jepa_ros.envs.gym_world import ENV_PREFIX, GymWorldConfig, GymWorldError
+from jepa_ros.envs.scene import load_scene, SceneConfig
 
 CONTACT_SHEET = 'contact_sheet.png'
 
@@ -36,6 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default='panda',
         help='scene YAML path, or a shipped scene name (default: panda)',
     )
+    parser.add_argument(
+        '--env',
+        help='a gymnasium world instead of the arm: gymnasium:ID (e.g. gymnasium:Reacher-v5, '
+        "or gymnasium:my_pkg.envs:MyEnv-v0); needs pip install '.[gym]'",
+    )
+    parser.add_argument('--proprio', help='--env: ' + help_of(GymWorldConfig, 'proprio'))
+    parser.add_argument(
+        '--env-kwargs', type=json.loads, default={}, metavar='JSON',
+        help='--env: more keyword arguments of gymnasium.make, e.g. a camera: '
+        '\'{"default_camera_config": {"distance": 0.6, "elevation": -90}}\'',
+    )  # fmt: skip
+    parser.add_argument(
+        '--size', type=int, nargs=2, default=(64, 64), metavar=('W', 'H'),
+        help='--env: image width and height (default: 64 64)',
+    )  # fmt: skip
     parser.add_argument(
         '--steps',
         type=int,
@@ -60,8 +79,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-contact-sheet', action='store_true', help='skip the contact sheet')
 
 
+def world_from_args(args: argparse.Namespace) -> SceneConfig | GymWorldConfig:
+    """The gymnasium world of --env, else the arm of --scene."""
+    if args.env is None:
+        return load_scene(args.scene)
+    if not args.env.startswith(ENV_PREFIX):
+        raise CollectError(
+            f'--env {args.env!r}: write {ENV_PREFIX}ID (e.g. {ENV_PREFIX}Reacher-v5)'
+        )
+    if not args.proprio:
+        raise CollectError('--env needs --proprio: the proprioceptive vector (obs[a:b], obs.KEY, '
+                           'info.KEY, ...)')  # fmt: skip
+    return GymWorldConfig(args.env, args.proprio, width=args.size[0], height=args.size[1],
+                          kwargs=args.env_kwargs)  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
-    scene = load_scene(args.scene)
+    try:
+        world = world_from_args(args)
+    except GymWorldError as exc:
+        raise CollectError(str(exc)) from None
     try:
         config = CollectConfig(
             episodes=args.episodes,
@@ -74,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
         raise CollectError(str(exc)) from None
     total = config.episodes * (config.exploration.steps_per_episode + 1)
     with tqdm(total=total, unit='frame', desc='collect', dynamic_ncols=True, delay=0.5) as bar:
-        meta = collect(scene, config, args.out, on_shard=bar.update)
+        try:
+            meta = collect(world, config, args.out, on_shard=bar.update)
+        except GymWorldError as exc:
+            raise CollectError(str(exc)) from None
         collected = bar.n
     dataset = ExplorationDataset(args.out)
     if collected:
@@ -82,10 +122,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         speed = 'already complete, nothing collected'
     print(f'{dataset.frames} frames, {dataset.episodes} episodes in {args.out} ({speed})')
-    if not args.no_contact_sheet:
-        with ArmWorld(scene, seed=args.seed) as world:
+    if args.no_contact_sheet:
+        return 0
+    if isinstance(world, GymWorldConfig):  # the trajectory protocol's goals are later frames
+        step = dataset.get('step')
+        ends = np.flatnonzero(np.diff(step, append=0) <= 0)[: args.goals]
+        goals, label = list(dataset.get('images', ends)), 'episode end frames'
+    else:
+        with ArmWorld(world, seed=args.seed) as arm:
             rng = np.random.default_rng([args.seed, 1 << 30])  # apart from every episode's seed
-            goals = [world.sample_goal(rng).images for _ in range(args.goals)]
-        path = contact_sheet(dataset, goals, args.out / CONTACT_SHEET)
-        print(f'contact sheet: {path}')
+            goals = [arm.sample_goal(rng).images for _ in range(args.goals)]
+        label = 'sampled goal images'
+    path = contact_sheet(dataset, goals, args.out / CONTACT_SHEET, goal_label=label)
+    print(f'contact sheet: {path}')
     return 0

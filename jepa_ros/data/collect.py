@@ -1,7 +1,9 @@
 """Collect exploration datasets in parallel, resumably, with atomic shards.
 
 Each episode's randomness comes from (seed, episode index) alone, so a dataset is the same
-whatever the number of workers or shards it was written with.
+whatever the number of workers or shards it was written with. The world is the PyBullet arm of
+a scene (smooth random exploration) or a gymnasium environment (a random policy; its `joints`
+array holds the named proprio vector).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from jepa_ros.data.dataset import (
 )
 from jepa_ros.data.exploration import ExplorationConfig, SmoothExploration
 from jepa_ros.envs.arm_world import ArmWorld
+from jepa_ros.envs.gym_world import GymWorld, GymWorldConfig, random_episode
 from jepa_ros.envs.scene import scene_from_dict, SceneConfig
 
 
@@ -88,12 +91,19 @@ def run_episode(
 
 
 # --- worker processes --------------------------------------------------------------------------
-_WORKER_WORLD: ArmWorld | None = None
+_WORKER_WORLD: ArmWorld | GymWorld | None = None
 
 
-def _init_worker(scene: dict[str, Any], base_dir: str) -> None:
+def make_world(description: dict[str, Any], base_dir: str) -> ArmWorld | GymWorld:
+    """The world a collection spec describes: a gymnasium env, else the scene's arm."""
+    if description.get('kind') == 'gymnasium':
+        return GymWorld(GymWorldConfig.from_dict(description))
+    return ArmWorld(scene_from_dict(description, base_dir))
+
+
+def _init_worker(description: dict[str, Any], base_dir: str) -> None:
     global _WORKER_WORLD
-    _WORKER_WORLD = ArmWorld(scene_from_dict(scene, base_dir))
+    _WORKER_WORLD = make_world(description, base_dir)
 
 
 def _close_worker() -> None:
@@ -107,17 +117,23 @@ def _collect_shard(
     root: str, index: int, episodes: list[int], exploration: dict, seed: int
 ) -> dict[str, Any]:
     config = ExplorationConfig(**exploration)
-    parts = [run_episode(_WORKER_WORLD, config, seed, e) for e in episodes]
+    world = _WORKER_WORLD
+    if isinstance(world, GymWorld):
+        parts = [random_episode(world, config.steps_per_episode, seed, e) for e in episodes]
+    else:
+        parts = [run_episode(world, config, seed, e) for e in episodes]
     arrays = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     return write_shard(Path(root), index, arrays)
 
 
 # --- orchestration ----------------------------------------------------------------------------
-def collection_spec(scene: SceneConfig, config: CollectConfig) -> dict[str, Any]:
-    """Everything that determines the data (not `workers`), as plain JSON data."""
+def collection_spec(world: SceneConfig | GymWorldConfig, config: CollectConfig) -> dict[str, Any]:
+    """Everything that determines the data (not `workers`), as plain JSON data: the arm's
+    scene under 'scene', a gymnasium world under 'world'."""
+    key = 'world' if isinstance(world, GymWorldConfig) else 'scene'
     spec = {
         'format_version': FORMAT_VERSION,
-        'scene': scene.to_dict(),
+        key: world.to_dict(),
         'exploration': asdict(config.exploration),
         'seed': config.seed,
         'episodes': config.episodes,
@@ -157,22 +173,31 @@ def prepare_output(out: Path, spec: dict[str, Any]) -> list[int]:
 
 
 def collect(
-    scene: SceneConfig,
+    world: SceneConfig | GymWorldConfig,
     config: CollectConfig,
     out: Path,
     on_shard: Callable[[int], None] = lambda frames: None,
 ) -> dict[str, Any]:
-    """Collect a dataset into `out` (resuming if it was interrupted); return its meta.json.
+    """Collect a dataset of `world` (an arm's scene or a gymnasium env) into `out` (resuming
+    if it was interrupted); return its meta.json.
 
     `on_shard(frames)` is called as each shard lands (for a progress bar).
     """
-    spec = collection_spec(scene, config)
+    spec = collection_spec(world, config)
+    if isinstance(world, GymWorldConfig):
+        with GymWorld(world) as probe:  # a bad env or proprio is refused before any write
+            names = [f'proprio_{i}' for i in range(probe.proprio_dim)]
+        cameras, shape = ['camera'], [1, world.height, world.width, 3]
+    else:
+        camera = world.cameras[0]
+        names, cameras = list(world.controlled_joints), [c.name for c in world.cameras]
+        shape = [len(world.cameras), camera.height, camera.width, 3]
     todo = prepare_output(out, spec)
     if (out / META_FILE).is_file() and not todo:
         return read_json(out / META_FILE, 'meta.json')
     start = time.perf_counter()
     frames_now = 0
-    for summary in _run_shards(scene, config, out, todo):
+    for summary in _run_shards(world, config, out, todo):
         frames_now += summary['frames']
         on_shard(summary['frames'])
     seconds = time.perf_counter() - start
@@ -180,16 +205,15 @@ def collect(
         read_json(out / SHARDS_DIR / shard_name(i) / 'shard.json', 'shard.json')
         for i in range(len(config.shards))
     ]
-    camera = scene.cameras[0]
     meta = {
         'format_version': FORMAT_VERSION,
         'spec': spec,
         'frames': sum(s['frames'] for s in summaries),
         'episodes': config.episodes,
         'shards': [{'name': s['name'], 'frames': s['frames']} for s in summaries],
-        'joint_names': list(scene.controlled_joints),
-        'cameras': [c.name for c in scene.cameras],
-        'image_shape': [len(scene.cameras), camera.height, camera.width, 3],
+        'joint_names': names,
+        'cameras': cameras,
+        'image_shape': shape,
         'collect_seconds_this_run': round(seconds, 3),
         'frames_this_run': frames_now,
         'frames_per_second_this_run': round(frames_now / seconds, 2) if seconds > 0 else None,
@@ -200,11 +224,11 @@ def collect(
 
 
 def _run_shards(
-    scene: SceneConfig, config: CollectConfig, out: Path, todo: list[int]
+    world: SceneConfig | GymWorldConfig, config: CollectConfig, out: Path, todo: list[int]
 ) -> Iterator[dict[str, Any]]:
     shards = config.shards
     jobs = [(str(out), i, shards[i], asdict(config.exploration), config.seed) for i in todo]
-    init = (scene.to_dict(), scene.base_dir)
+    init = (world.to_dict(), getattr(world, 'base_dir', '.'))
     if config.workers == 1 or len(jobs) <= 1:
         _init_worker(*init)
         try:

@@ -41,6 +41,7 @@ def contact_sheet(
     episodes: int = 4,
     frames_per_episode: int = 8,
     scale: int = 2,
+    goal_label: str = 'sampled goal images',
 ) -> Path:
     """Write a PNG: `episodes` rows of evenly spaced frames, then a row of goal images
     (each (V, H, W, 3)). Written atomically; returns `out`."""
@@ -54,7 +55,7 @@ def contact_sheet(
         rows.append([tile(images) for images in dataset.get('images', picks)])
         labels.append(f'episode {e}: steps {", ".join(str(s) for s in step[picks])}')
     rows.append([tile(images) for images in goal_images])
-    labels.append(f'{len(goal_images)} sampled goal images')
+    labels.append(f'{len(goal_images)} {goal_label}')
     sheet = grid(rows, labels)
     sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.NEAREST)
     tmp = out.with_name(f'.{out.name}.tmp.png')

@@ -169,7 +169,16 @@ class ExplorationDataset:
     @property
     def scene(self) -> dict[str, Any]:
         """The scene the data was collected in, as `SceneConfig.to_dict()` wrote it."""
+        if 'scene' not in self.meta['spec']:
+            raise DatasetError(f'{self.root} holds data of the gymnasium env '
+                               f'{self.world["env"]!r}, not of an arm scene')  # fmt: skip
         return self.meta['spec']['scene']
+
+    @property
+    def world(self) -> dict[str, Any] | None:
+        """The gymnasium world the data was collected in (GymWorldConfig.to_dict()), or None
+        for an arm scene."""
+        return self.meta['spec'].get('world')
 
     def get(self, name: str, indices: np.ndarray | slice | None = None) -> np.ndarray:
         """Rows of array `name` at global frame `indices` (any int array), in that order."""

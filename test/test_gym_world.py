@@ -1,0 +1,124 @@
+"""A gymnasium environment as a world: the proprio selectors, the environments refused (with
+why), and `collect --env gymnasium:ID` with the same shards, determinism and resume as the arm's.
+Uses the small environments of gym_test_envs.py (registered the "module:EnvId" way a third
+party does) and, when MuJoCo is installed, Reacher-v5."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+gymnasium = pytest.importorskip('gymnasium')
+
+from jepa_ros.cli.main import main  # noqa: E402
+from jepa_ros.data.collect import collect, CollectConfig  # noqa: E402
+from jepa_ros.data.dataset import DatasetError, ExplorationDataset  # noqa: E402
+from jepa_ros.data.exploration import ExplorationConfig  # noqa: E402
+from jepa_ros.envs.gym_world import (  # noqa: E402
+    GymWorld,
+    GymWorldConfig,
+    GymWorldError,
+    ProprioSelector,
+)
+
+POINT = 'gymnasium:gym_test_envs:JepaPoint-v0'
+
+
+def test_proprio_selectors_take_obs_dict_keys_slices_and_info():
+    observation = {'position': np.array([0.1, 0.2]), 'velocity': np.array([0.3, 0.4])}
+    info = {'sensed': np.array([1.0, 2.0, 3.0])}
+    assert ProprioSelector('obs.position')(observation, info).tolist() == [0.1, 0.2]
+    assert ProprioSelector('obs.velocity[1:]')(observation, info).tolist() == [0.4]
+    assert ProprioSelector('info.sensed[0:2]')(observation, info).tolist() == [1.0, 2.0]
+    assert ProprioSelector('obs[-2:]')(np.arange(5.0), {}).tolist() == [3.0, 4.0]
+    assert ProprioSelector('obs')(np.ones((2, 2)), {}).shape == (4,)
+    with pytest.raises(GymWorldError, match="has no key 'nope' \\(its keys: \\['position'"):
+        ProprioSelector('obs.nope')(observation, info)
+    with pytest.raises(GymWorldError, match='the observation is a Dict'):
+        ProprioSelector('obs')(observation, info)
+    with pytest.raises(GymWorldError, match='name a key of info'):
+        ProprioSelector('info')
+    with pytest.raises(GymWorldError, match='write obs, obs\\[a:b\\]'):
+        ProprioSelector('joints')
+    with pytest.raises(GymWorldError, match='empty'):
+        ProprioSelector('obs[5:]')(np.arange(3.0), {})
+
+
+@pytest.mark.parametrize(
+    'env, proprio, message',
+    [
+        ('gym_test_envs:JepaDiscretePoint-v0', 'obs.position', 'Discrete action space'),
+        ('gym_test_envs:JepaUnseenPoint-v0', 'obs.position', 'cannot render rgb_array'),
+        ('NoSuchEnv-v9', 'obs', "cannot make gymnasium env 'NoSuchEnv-v9'"),
+        ('gym_test_envs:JepaPoint-v0', 'info.missing', "info has no key 'missing'"),
+    ],
+)
+def test_an_environment_jepa_ros_cannot_use_is_one_line_and_writes_nothing(
+    env, proprio, message, tmp_path, capsys
+):
+    with pytest.raises(GymWorldError, match=message):
+        GymWorld(GymWorldConfig(env, proprio))
+    out = tmp_path / 'data'
+    code = main(['collect', '--env', f'gymnasium:{env}', '--proprio', proprio, '--episodes',
+                 '2', '--out', str(out)])  # fmt: skip
+    error = capsys.readouterr().err.strip()
+    assert code != 0 and message in error and len(error.splitlines()) == 1, error
+    assert not out.exists(), 'nothing written'
+
+
+def test_collect_from_a_third_party_env_is_deterministic_and_resumes(tmp_path):
+    world = GymWorldConfig(POINT, 'obs.position', width=16, height=12)
+    config = CollectConfig(episodes=4, seed=3, shard_episodes=2, workers=1,
+                           exploration=ExplorationConfig(steps_per_episode=10))  # fmt: skip
+    meta = collect(world, config, tmp_path / 'a')
+    data = ExplorationDataset(tmp_path / 'a')
+    # The env's time limit (6 steps) ends each episode: 7 frames each
+    assert meta['frames'] == len(data) == 4 * 7 and data.episodes == 4
+    assert data.world['env'] == 'gym_test_envs:JepaPoint-v0' and meta['joint_names'] == [
+        'proprio_0',
+        'proprio_1',
+    ]
+    images, joints, actions = data.get('images'), data.get('joints'), data.get('actions')
+    assert images.shape == (28, 1, 12, 16, 3) and joints.shape == (28, 2)
+    assert np.all(np.abs(actions) <= 0.2 + 1e-6) and np.abs(actions).max() > 0.05
+    step = data.get('step')
+    inside = step[1:] > 0  # transitions within an episode: the proprio follows the actions
+    expected = np.clip(joints[:-1] + actions[:-1], -1, 1)[inside]
+    np.testing.assert_allclose(joints[1:][inside], expected, atol=1e-6)
+    assert np.all(actions[step == 6] == 0), 'no action on an episode end'
+    with pytest.raises(DatasetError, match='gymnasium env'):
+        data.scene  # noqa: B018
+    # Other workers, same data; an interrupted run resumes to the same bytes
+    collect(world, CollectConfig(episodes=4, seed=3, shard_episodes=2, workers=2,
+                                 exploration=config.exploration), tmp_path / 'b')  # fmt: skip
+    shard = tmp_path / 'a' / 'shards' / 'shard_00001'
+    first = (shard / 'images.npy').read_bytes()
+    shutil.rmtree(shard)
+    (tmp_path / 'a' / 'meta.json').unlink()
+    collect(world, config, tmp_path / 'a')
+    assert (shard / 'images.npy').read_bytes() == first
+    for name in ('images', 'joints', 'actions', 'episode', 'step'):
+        b = ExplorationDataset(tmp_path / 'b').get(name)
+        np.testing.assert_array_equal(ExplorationDataset(tmp_path / 'a').get(name), b)
+    reseeded = CollectConfig(episodes=4, seed=4, shard_episodes=2, workers=1,
+                             exploration=config.exploration)  # fmt: skip
+    assert collect(world, reseeded, tmp_path / 'c')['spec']['seed'] == 4
+    assert not np.array_equal(ExplorationDataset(tmp_path / 'c').get('joints'), joints)
+
+
+def test_reacher_from_pixels_with_a_top_down_camera(tmp_path, capsys):
+    pytest.importorskip('mujoco')
+    camera = '{"default_camera_config": {"distance": 0.6, "elevation": -90.0, "azimuth": 90.0}}'
+    code = main(['collect', '--env', 'gymnasium:Reacher-v5', '--proprio', 'obs[0:4]',
+                 '--env-kwargs', camera, '--size', '32', '32', '--episodes', '2', '--steps',
+                 '3', '--workers', '1', '--out', str(tmp_path / 'reacher')])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    data = ExplorationDataset(tmp_path / 'reacher')
+    assert data.get('images').shape == (8, 1, 32, 32, 3) and data.get('joints').shape == (8, 4)
+    cos, sin = data.get('joints')[:, :2], data.get('joints')[:, 2:]
+    np.testing.assert_allclose(cos**2 + sin**2, 1.0, atol=1e-5)  # cos and sin of the joints
+    images = data.get('images').astype(int)
+    assert np.abs(images[1:] - images[:-1]).max() > 30, 'the arm moves in the picture'
+    assert (tmp_path / 'reacher' / 'contact_sheet.png').stat().st_size > 500
