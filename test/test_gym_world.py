@@ -122,3 +122,19 @@ def test_reacher_from_pixels_with_a_top_down_camera(tmp_path, capsys):
     images = data.get('images').astype(int)
     assert np.abs(images[1:] - images[:-1]).max() > 30, 'the arm moves in the picture'
     assert (tmp_path / 'reacher' / 'contact_sheet.png').stat().st_size > 500
+
+
+def test_stacked_frames_show_the_last_k_frames_oldest_first(tmp_path):
+    world = GymWorldConfig(POINT, 'obs.position', width=16, height=16, stack=3)
+    config = CollectConfig(episodes=2, seed=0, workers=1,
+                           exploration=ExplorationConfig(steps_per_episode=5))  # fmt: skip
+    meta = collect(world, config, tmp_path / 'data')
+    data = ExplorationDataset(tmp_path / 'data')
+    images, step = data.get('images'), data.get('step')
+    assert images.shape[1:] == (3, 16, 16, 3) and meta['image_shape'] == [3, 16, 16, 3]
+    np.testing.assert_allclose(meta['action_bounds'], [[-0.2, -0.2], [0.2, 0.2]], rtol=1e-6)
+    first = step == 0
+    assert np.all(images[first, 0] == images[first, 2]), 'after a reset: the first frame, thrice'
+    later = np.flatnonzero(step > 0)
+    np.testing.assert_array_equal(images[later, :2], images[later - 1, 1:])
+    assert np.any(images[later, 2] != images[later, 1]), 'the newest frame is new'

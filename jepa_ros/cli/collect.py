@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='--env: image width and height (default: 64 64)',
     )  # fmt: skip
     parser.add_argument(
+        '--stack', type=int, default=1,
+        help='--env: ' + help_of(GymWorldConfig, 'stack') + ' (default: 1)',
+    )  # fmt: skip
+    parser.add_argument(
         '--steps',
         type=int,
         default=ExplorationConfig.steps_per_episode,
@@ -91,7 +95,7 @@ def world_from_args(args: argparse.Namespace) -> SceneConfig | GymWorldConfig:
         raise CollectError('--env needs --proprio: the proprioceptive vector (obs[a:b], obs.KEY, '
                            'info.KEY, ...)')  # fmt: skip
     return GymWorldConfig(args.env, args.proprio, width=args.size[0], height=args.size[1],
-                          kwargs=args.env_kwargs)  # fmt: skip
+                          stack=args.stack, kwargs=args.env_kwargs)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

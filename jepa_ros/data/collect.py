@@ -187,11 +187,14 @@ def collect(
     if isinstance(world, GymWorldConfig):
         with GymWorld(world) as probe:  # a bad env or proprio is refused before any write
             names = [f'proprio_{i}' for i in range(probe.proprio_dim)]
-        cameras, shape = ['camera'], [1, world.height, world.width, 3]
+            bounds = [probe.action_low.tolist(), probe.action_high.tolist()]
+        cameras = [f'frame_{i}' for i in range(world.stack)]
+        shape = [world.stack, world.height, world.width, 3]
     else:
         camera = world.cameras[0]
         names, cameras = list(world.controlled_joints), [c.name for c in world.cameras]
         shape = [len(world.cameras), camera.height, camera.width, 3]
+        bounds = None
     todo = prepare_output(out, spec)
     if (out / META_FILE).is_file() and not todo:
         return read_json(out / META_FILE, 'meta.json')
@@ -214,6 +217,7 @@ def collect(
         'joint_names': names,
         'cameras': cameras,
         'image_shape': shape,
+        **({'action_bounds': bounds} if bounds else {}),
         'collect_seconds_this_run': round(seconds, 3),
         'frames_this_run': frames_now,
         'frames_per_second_this_run': round(frames_now / seconds, 2) if seconds > 0 else None,

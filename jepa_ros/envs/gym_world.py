@@ -11,7 +11,10 @@ target where no URDF exists:
     info.KEY         a key of the `info` dict of reset() and step() (info.KEY[0:2])
 
 Images are the env's rgb_array frames (the size is asked of the env where it takes width and
-height, as MuJoCo envs do, else the frame is centre-cropped and resized). Actions are clipped to
+height, as MuJoCo envs do, else the frame is centre-cropped and resized); with `stack` k > 1 an
+observation is the last k frames, oldest first, as k views (so one observation shows motion,
+which a torque-driven env needs; after a reset the first frame stands in for the older ones).
+Actions are clipped to
 the Box bounds. Nothing here imports gymnasium until a world is made: it is an optional extra
 (`pip install '.[gym]'`). MuJoCo renders off-screen with `MUJOCO_GL=egl` (the default set here).
 
@@ -21,7 +24,7 @@ Glossary: H x W image size, A action dim, P proprio dim.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 import os
 import re
 from typing import Any
@@ -91,6 +94,7 @@ class GymWorldConfig:
     proprio: str = field(metadata={'help': 'the proprioceptive vector: obs[a:b], obs.KEY, ...'})
     width: int = field(default=64, metadata={'help': 'image width (px)'})
     height: int = field(default=64, metadata={'help': 'image height (px)'})
+    stack: int = field(default=1, metadata={'help': 'frames per observation (views), k >= 1'})
     kwargs: Mapping[str, Any] = field(
         default_factory=dict, metadata={'help': 'more keyword arguments of gymnasium.make'}
     )
@@ -104,12 +108,12 @@ class GymWorldConfig:
         for name in ('width', 'height'):
             if not 8 <= getattr(self, name) <= 1024:
                 raise GymWorldError(f'{name} must be in [8, 1024], got {getattr(self, name)!r}')
+        if not 1 <= self.stack <= 8:
+            raise GymWorldError(f'stack must be in [1, 8], got {self.stack!r}')
         object.__setattr__(self, 'kwargs', dict(self.kwargs))
 
     def to_dict(self) -> dict[str, Any]:
-        fields = {'env': self.env, 'proprio': self.proprio, 'width': self.width,
-                  'height': self.height, 'kwargs': dict(self.kwargs)}  # fmt: skip
-        return {'kind': 'gymnasium', **fields}
+        return {'kind': 'gymnasium', **asdict(self), 'kwargs': dict(self.kwargs)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GymWorldConfig:
@@ -120,7 +124,7 @@ class GymWorldConfig:
 class GymStep:
     """What the world shows after reset() or step()."""
 
-    images: np.ndarray  # (1, H, W, 3) uint8 RGB
+    images: np.ndarray  # (k, H, W, 3) uint8 RGB, the last k frames, oldest first
     proprio: np.ndarray  # (P,) float64
     ended: bool = False  # terminated or truncated: no further step
 
@@ -137,7 +141,7 @@ class GymWorld:
         self.config = config
         self.selector = ProprioSelector(config.proprio)
         self.env = self._make(gymnasium, config)
-        self.resized = False
+        self.frames: list[np.ndarray] = []  # the last `stack` frames, oldest first
         try:
             self._check(gymnasium)
         except GymWorldError:
@@ -177,7 +181,9 @@ class GymWorld:
     def action_dim(self) -> int:
         return self.action_low.size
 
-    def _observe(self, observation: Any, info: Mapping[str, Any], ended: bool) -> GymStep:
+    def _observe(
+        self, observation: Any, info: Mapping[str, Any], ended: bool, reset: bool = False
+    ) -> GymStep:
         frame = self.env.render()
         if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3):
             shape = getattr(frame, 'shape', None)
@@ -188,12 +194,14 @@ class GymWorld:
 
             frame = fit_image(np.ascontiguousarray(frame, np.uint8), self.config.height,
                               self.config.width)  # fmt: skip
-        image = np.ascontiguousarray(frame, np.uint8)[None]
-        return GymStep(image, self.selector(observation, info), ended)
+        frame = np.ascontiguousarray(frame, np.uint8)
+        stack = self.config.stack
+        self.frames = [frame] * stack if reset else [*self.frames, frame][-stack:]
+        return GymStep(np.stack(self.frames), self.selector(observation, info), ended)
 
     def reset(self, seed: int | None = None) -> GymStep:
         observation, info = self.env.reset(seed=seed)
-        return self._observe(observation, info, False)
+        return self._observe(observation, info, False, reset=True)
 
     def step(self, action: np.ndarray) -> tuple[GymStep, np.ndarray]:
         """Apply `action` (A,), clipped to the bounds; returns what follows and the action
