@@ -13,6 +13,11 @@ simulator is loaded): start/goal pairs are frames of --goals (a dataset, e.g. `j
 import-bag` of a held-out bag), the arm is driven to each start through the gate, the goal image
 is published, and success is the final end-effector distance by forward kinematics of
 joint_states against the goal frame's joints (jepa_ros/nodes/eval_client.py).
+
+With --trajectories it runs the trajectory-goal protocol of the published world-model planners
+on a gymnasium world instead (start and goal from one held-out trajectory, the goal
+--goal-offset steps ahead, success by a state rule: --success, --tolerance, --angles);
+policies jepa, untrained and random (jepa_ros/trajectory_eval.py).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from jepa_ros.cli.eval_trajectory import add_trajectory_arguments, run_trajectories
 from jepa_ros.configurator import (
     build_actor,
     DEFAULT_TASK,
@@ -97,8 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--gif', type=Path, help='also write a GIF of the first episodes here')
     parser.add_argument('--gif-episodes', type=int, default=4, help='episodes in the GIF')
     parser.add_argument(
-        '--policies', nargs='+', choices=POLICIES, default=list(POLICIES),
-        help='policies to run (default: all; the first is the main one)',
+        '--policies', nargs='+', choices=POLICIES,
+        help='policies to run (default: all; --trajectories: jepa untrained random; the first '
+        'is the main one)',
     )  # fmt: skip
     parser.add_argument(
         '--gate', action='store_true',
@@ -106,6 +113,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "collision), as on the robot; reports how often it refused",
     )  # fmt: skip
     add_ros_arguments(parser)
+    add_trajectory_arguments(parser)
     parser.add_argument(
         '--no-monitor',
         action='store_true',
@@ -136,9 +144,13 @@ def run(args: argparse.Namespace) -> int:
         raise TaskError('--episodes, --budget and --gif-episodes must be >= 1')
     if args.ros:
         return run_ros(args)
+    if args.trajectories is not None:
+        torch.set_num_threads(args.threads)
+        return run_trajectories(args, task_from_args(args))
     if args.checkpoint is None:
         raise TaskError('--checkpoint is required (but with --ros)')
     torch.set_num_threads(args.threads)
+    args.policies = args.policies or list(POLICIES)
     task = task_from_args(args)
     scene = load_scene(args.scene)
     model, _ = load_checkpoint(args.checkpoint, scene=scene.to_dict())

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 import time
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -27,6 +28,7 @@ from jepa_ros import __version__
 from jepa_ros.data.dataset import ExplorationDataset
 from jepa_ros.describe import help_of
 from jepa_ros.device import add_device_argument, resolve_device
+from jepa_ros.envs.gym_world import GymWorldConfig
 from jepa_ros.envs.kinematics import Proprioception
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.training.distributed import Cluster, start, stop
@@ -50,7 +52,10 @@ TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--data', type=Path, required=True, help='dataset folder (collect --out)')
     parser.add_argument('--out', type=Path, required=True, help='run folder to write')
-    parser.add_argument('--scene', default='panda', help='scene the data must come from')
+    parser.add_argument(
+        '--scene', default='panda',
+        help='scene the data must come from (data of a gymnasium world names its own)',
+    )  # fmt: skip
     for f in fields(TrainConfig):
         parser.add_argument(
             '--' + f.name.replace('_', '-'), type=type(f.default), default=f.default,
@@ -78,27 +83,20 @@ def run(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace, cluster: Cluster) -> int:
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // cluster.world_size))
     torch.manual_seed(args.seed)
-    scene = load_scene(args.scene)
     dataset = ExplorationDataset(args.data)
-    check_scene(dataset.scene, scene.to_dict(), f'dataset {args.data}')
     try:
         train_config = TrainConfig(**{name: getattr(args, name) for name in TRAIN_OPTIONS})
-        camera = scene.cameras[0]
-        proprioception = Proprioception(scene)
-        model_config = WorldModelConfig(
-            image_height=camera.height, image_width=camera.width, views=len(scene.cameras),
-            action_dim=scene.action_dim, max_step_rad=scene.max_step_rad,
-            latent_dim=args.latent_dim, proprio_dim=proprioception.dim,
-        )  # fmt: skip
+        world, shape, features = world_of(dataset, args)
+        model_config = WorldModelConfig(**shape, latent_dim=args.latent_dim,
+                                        proprio_dim=features.shape[1])  # fmt: skip
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
-    features = proprioception(dataset.get('joints'))  # (N, P)
     model = WorldModel(model_config)
     model.proprio_encoder.set_statistics(features)
     model.to(cluster.device)
     metadata = {
         'jepa_ros_version': __version__,
-        'scene': scene.to_dict(),
+        **world,
         'dataset': {'path': str(args.data), 'frames': len(dataset), 'episodes': dataset.episodes,
                     'seed': dataset.meta['spec']['seed']},
         'train_config': asdict(train_config),
@@ -132,6 +130,27 @@ def train(args: argparse.Namespace, cluster: Cluster) -> int:
         print(json.dumps({'train_seconds': round(seconds, 1), **rounded}))
         print(f'checkpoint: {args.out / MODEL_FILE}')
     return 0
+
+
+def world_of(dataset: ExplorationDataset, args: argparse.Namespace):
+    """What the data was collected in ({'scene': ...} or {'world': ...}, for the checkpoint),
+    the model's input and action sizes, and the proprioceptive features (N, P) it learns to
+    predict: forward kinematics of the arm's joints by its URDF, or a gymnasium world's named
+    proprio vector as collected."""
+    if dataset.world is not None:
+        world = GymWorldConfig.from_dict(dataset.world)
+        bounds = np.asarray(dataset.meta['action_bounds'], np.float64)  # (2, A)
+        shape = {'image_height': world.height, 'image_width': world.width,
+                 'views': world.stack, 'action_dim': bounds.shape[1],
+                 'max_step_rad': float(np.abs(bounds).max())}  # fmt: skip
+        return {'world': world.to_dict()}, shape, torch.from_numpy(dataset.get('joints')).float()
+    scene = load_scene(args.scene)
+    check_scene(dataset.scene, scene.to_dict(), f'dataset {args.data}')
+    camera, proprioception = scene.cameras[0], Proprioception(scene)
+    shape = {'image_height': camera.height, 'image_width': camera.width,
+             'views': len(scene.cameras), 'action_dim': scene.action_dim,
+             'max_step_rad': scene.max_step_rad}  # fmt: skip
+    return {'scene': scene.to_dict()}, shape, proprioception(dataset.get('joints'))
 
 
 def resume(trainer: Trainer, out: Path) -> float:

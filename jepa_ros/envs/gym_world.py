@@ -9,6 +9,8 @@ target where no URDF exists:
     obs[0:4]         a slice of it
     obs.KEY          a key of a Dict observation (obs.KEY[1:3]: a slice of it)
     info.KEY         a key of the `info` dict of reset() and step() (info.KEY[0:2])
+    qpos[0:2]        a MuJoCo env's joint positions (`env.unwrapped.data.qpos`; also qvel),
+                     e.g. for a success rule in state space
 
 Images are the env's rgb_array frames (the size is asked of the env where it takes width and
 height, as MuJoCo envs do, else the frame is centre-cropped and resized); with `stack` k > 1 an
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 
 ENV_PREFIX = 'gymnasium:'
-_SELECTOR = re.compile(r'^(obs|info)(?:\.([A-Za-z_][\w]*))?(?:\[(-?\d*):(-?\d*)\])?$')
+_SELECTOR = re.compile(r'^(obs|info|qpos|qvel)(?:\.([A-Za-z_][\w]*))?(?:\[(-?\d*):(-?\d*)\])?$')
 
 
 class GymWorldError(ValueError):
@@ -49,11 +51,13 @@ class ProprioSelector:
         match = _SELECTOR.match(self.text.replace(' ', ''))
         if match is None:
             raise GymWorldError(
-                f'proprio {self.text!r}: write obs, obs[a:b], obs.KEY, obs.KEY[a:b], info.KEY '
-                'or info.KEY[a:b]'
+                f'proprio {self.text!r}: write obs, obs[a:b], obs.KEY, obs.KEY[a:b], info.KEY, '
+                'info.KEY[a:b] or (MuJoCo) qpos[a:b], qvel[a:b]'
             )
         if match[1] == 'info' and not match[2]:
             raise GymWorldError(f'proprio {self.text!r}: name a key of info (info.KEY)')
+        if match[1] in ('qpos', 'qvel') and match[2]:
+            raise GymWorldError(f'proprio {self.text!r}: {match[1]} has no keys')
 
     @property
     def parts(self) -> tuple[str, str | None, slice | None]:
@@ -62,10 +66,16 @@ class ProprioSelector:
             return source, key, None
         return source, key, slice(int(start) if start else None, int(stop) if stop else None)
 
-    def __call__(self, observation: Any, info: Mapping[str, Any]) -> np.ndarray:
-        """The vector (P,) float64 of one reset() or step() result."""
+    def __call__(self, observation: Any, info: Mapping[str, Any], env: Any = None) -> np.ndarray:
+        """The vector (P,) float64 of one reset() or step() result (`env`: for qpos/qvel)."""
         source, key, part = self.parts
-        value = observation if source == 'obs' else info
+        if source in ('qpos', 'qvel'):
+            data = getattr(getattr(env, 'unwrapped', None), 'data', None)
+            if data is None or not hasattr(data, source):
+                raise GymWorldError(f'proprio {self.text!r}: the env is not a MuJoCo env')
+            value = getattr(data, source)
+        else:
+            value = observation if source == 'obs' else info
         if key is not None:
             if not isinstance(value, Mapping) or key not in value:
                 keys = sorted(value) if isinstance(value, Mapping) else 'none: not a dict'
@@ -76,7 +86,7 @@ class ProprioSelector:
             raise GymWorldError(f'proprio {self.text!r}: the observation is a Dict (keys '
                                 f'{sorted(value)}); name one: obs.KEY')  # fmt: skip
         try:
-            vector = np.asarray(value, dtype=np.float64).ravel()
+            vector = np.array(value, dtype=np.float64).ravel()  # a copy: qpos is live
         except (TypeError, ValueError):
             raise GymWorldError(f'proprio {self.text!r} is not numeric: {value!r}') from None
         if part is not None:
@@ -197,7 +207,12 @@ class GymWorld:
         frame = np.ascontiguousarray(frame, np.uint8)
         stack = self.config.stack
         self.frames = [frame] * stack if reset else [*self.frames, frame][-stack:]
-        return GymStep(np.stack(self.frames), self.selector(observation, info), ended)
+        self.last = (observation, info)
+        return GymStep(np.stack(self.frames), self.selector(observation, info, self.env), ended)
+
+    def read(self, selector: ProprioSelector) -> np.ndarray:
+        """Another vector of the last reset() or step() (a success rule's state), (K,)."""
+        return selector(*self.last, self.env)
 
     def reset(self, seed: int | None = None) -> GymStep:
         observation, info = self.env.reset(seed=seed)
@@ -230,7 +245,7 @@ def random_episode(world: GymWorld, steps: int, seed: int, episode: int) -> dict
     from (seed, episode) alone. `joints` holds the proprio vector (F, P); `ee_position` is zero
     (a gymnasium world has no URDF end effector)."""
     rng = np.random.default_rng([seed, episode])
-    now = world.reset(int(rng.integers(2**31)))
+    now = world.reset(int(rng.integers(2**31)))  # = episode_env_seed(seed, episode)
     images, proprio, actions = [now.images], [now.proprio], []
     for _ in range(steps):
         if now.ended:
@@ -253,3 +268,8 @@ def random_episode(world: GymWorld, steps: int, seed: int, episode: int) -> dict
         'step': np.arange(frames, dtype=np.int32),
         'ee_position': np.zeros((frames, 3), np.float32),
     }
+
+
+def episode_env_seed(seed: int, episode: int) -> int:
+    """The env reset seed of `random_episode(..., seed, episode)`: its first draw."""
+    return int(np.random.default_rng([seed, episode]).integers(2**31))
