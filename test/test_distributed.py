@@ -101,6 +101,17 @@ def test_torchrun_matches_one_process_only_rank_0_writes_and_a_killed_run_resume
         torch.testing.assert_close(final[name], value, rtol=1e-3, atol=1e-5, msg=name)
 
 
+def test_a_world_size_that_does_not_divide_the_batch_is_one_line(tiny, tmp_path):
+    args = command(tiny, tmp_path / 'odd', 2)
+    args[args.index('--batch-size') + 1] = '6'  # 3 pairs over 2 ranks
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'})  # fmt: skip
+    assert result.returncode != 0
+    said = [line for line in result.stderr.splitlines() if 'not divisible' in line]
+    assert said and 'batch_size / 2 3 is not divisible by the 2 ranks' in said[0], result.stderr
+    assert not (tmp_path / 'odd').exists(), 'nothing written'
+
+
 def test_device_names_resolve_or_say_why_not(monkeypatch):
     assert resolve_device('cpu') == torch.device('cpu')
     for bad in ('gpu', 'cpu:1', ''):

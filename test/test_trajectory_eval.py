@@ -89,6 +89,11 @@ def test_eval_trajectories_end_to_end_with_baselines(tmp_path, capsys):
              '4', '--predictor-steps', '4', '--batch-size', '8', '--predictor-batch-size', '8',
              '--latent-dim', '8', '--rollout-steps', '2']  # fmt: skip
     assert main(train) == 0, capsys.readouterr().err
+    probed = tmp_path / 'probe.json'
+    assert main(['probe', '--checkpoint', str(run / 'model.pt'), '--data',
+                 str(tmp_path / 'heldout'), '--json', str(probed)]) == 0  # fmt: skip
+    metrics = json.loads(probed.read_text())
+    assert metrics['ee_r2'] is None and len(metrics['joint_r2']) == 2, 'the proprio vector'
     out = tmp_path / 'eval.json'
     base = ['eval', '--checkpoint', str(run / 'model.pt'), '--trajectories',
             str(tmp_path / 'heldout'), '--goal-offset', str(OFFSET), '--budget', '5',
@@ -113,4 +118,4 @@ def test_eval_trajectories_end_to_end_with_baselines(tmp_path, capsys):
             tmp_path / 'other')  # fmt: skip
     base[base.index('--trajectories') + 1] = str(tmp_path / 'other')
     assert main([*base, *rule]) == 2
-    assert 'trained on another world: proprio' in capsys.readouterr().err
+    assert 'made for another world: proprio' in capsys.readouterr().err

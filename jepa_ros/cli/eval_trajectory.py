@@ -25,12 +25,10 @@ from jepa_ros.trajectory_eval import (
     trajectory_figure,
     trajectory_pairs,
 )
-from jepa_ros.world_model.checkpoint import CheckpointError, load_checkpoint
+from jepa_ros.world_model.checkpoint import check_world, load_checkpoint
 from jepa_ros.world_model.model import WorldModel
 
 TRAJECTORY_POLICIES = ('jepa', 'untrained', 'random')
-# What must match between the checkpoint's world and the held-out data's
-SAME_WORLD = ('env', 'proprio', 'width', 'height', 'stack')
 
 
 def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,13 +70,7 @@ def run_trajectories(args: argparse.Namespace, task) -> int:
         raise TaskError(f'{args.trajectories} is arm data; --trajectories takes a gymnasium '
                         "world's (jepa-ros collect --env)")  # fmt: skip
     model, metadata = load_checkpoint(args.checkpoint)
-    trained = metadata.get('world') or {}
-    for key in SAME_WORLD:
-        if trained.get(key) != data.world.get(key):
-            raise CheckpointError(
-                f'checkpoint {args.checkpoint} was trained on another world: {key} is '
-                f'{trained.get(key)!r}, the trajectories have {data.world.get(key)!r}'
-            )
+    check_world(metadata.get('world'), data.world, f'checkpoint {args.checkpoint}')
     try:
         rule = SuccessRule(args.success, args.tolerance, args.angles)
         world = GymWorld(GymWorldConfig.from_dict(data.world))

@@ -20,7 +20,7 @@ from jepa_ros.data.dataset import ExplorationDataset
 from jepa_ros.device import add_device_argument, resolve_device
 from jepa_ros.training.plots import probe_figure
 from jepa_ros.training.probe import probe
-from jepa_ros.world_model.checkpoint import load_checkpoint
+from jepa_ros.world_model.checkpoint import check_world, load_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     dataset = ExplorationDataset(args.data)
-    model, metadata = load_checkpoint(args.checkpoint, scene=dataset.scene)
+    if dataset.world is None:
+        model, metadata = load_checkpoint(args.checkpoint, scene=dataset.scene)
+    else:  # a gymnasium world: the proprio vector is probed, there is no end effector
+        model, metadata = load_checkpoint(args.checkpoint)
+        check_world(metadata.get('world'), dataset.world, f'checkpoint {args.checkpoint}')
     trained_on = metadata.get('dataset', {})
     if trained_on.get('seed') == dataset.meta['spec']['seed']:
         print(f'warning: {args.data} has the seed of the training data; probe on held-out data')

@@ -86,6 +86,8 @@ def train(args: argparse.Namespace, cluster: Cluster) -> int:
     dataset = ExplorationDataset(args.data)
     try:
         train_config = TrainConfig(**{name: getattr(args, name) for name in TRAIN_OPTIONS})
+        cluster.check_divides('batch_size / 2', train_config.batch_size // 2)
+        cluster.check_divides('predictor_batch_size', train_config.predictor_batch_size)
         world, shape, features = world_of(dataset, args)
         model_config = WorldModelConfig(**shape, latent_dim=args.latent_dim,
                                         proprio_dim=features.shape[1])  # fmt: skip
@@ -114,10 +116,7 @@ def train(args: argparse.Namespace, cluster: Cluster) -> int:
         write_atomic(args.out / STATE_FILE, {**state, 'train_seconds': seconds})
 
     log = TrainingLog(args.out) if cluster.main else SilentLog()
-    try:
-        trainer = Trainer(model, dataset, features, train_config, log, save, cluster)
-    except ValueError as exc:
-        raise CheckpointError(str(exc)) from None
+    trainer = Trainer(model, dataset, features, train_config, log, save, cluster)
     if (args.out / STATE_FILE).is_file():
         previous_seconds = resume(trainer, args.out)
     info = trainer.run(progress=(lambda stage, done, total: tqdm(

@@ -22,19 +22,23 @@ def probe_figure(result: dict[str, Any], metrics_csv: Path | None, out: Path) ->
     fig, axes = plt.subplots(2, 3, figsize=(15, 9))
     # End-effector probe
     ee = arrays['ee']
-    for c, name in enumerate('xyz'):
-        axes[0, 0].scatter(ee.target[:, c], ee.predicted[:, c], s=2, alpha=0.4, label=name)
-    axes[0, 0].set(title=f'end-effector probe, R² {m["ee_r2"]:.3f} '
-                   f'(median error {100 * m["ee_probe_error_median_m"]:.1f} cm)',
-                   xlabel='true (m)', ylabel='linear probe (m)')  # fmt: skip
-    axes[0, 0].legend()
-    # Joint probe
+    if ee is not None:
+        for c, name in enumerate('xyz'):
+            axes[0, 0].scatter(ee.target[:, c], ee.predicted[:, c], s=2, alpha=0.4, label=name)
+        axes[0, 0].set(title=f'end-effector probe, R² {m["ee_r2"]:.3f} '
+                       f'(median error {100 * m["ee_probe_error_median_m"]:.1f} cm)',
+                       xlabel='true (m)', ylabel='linear probe (m)')  # fmt: skip
+        axes[0, 0].legend()
+    else:
+        axes[0, 0].set(title='no end effector (a gymnasium world)')
+    # Joint (or proprio vector) probe
     joints = arrays['joints']
+    what = 'joint' if ee is not None else 'proprio'
     for c in range(joints.target.shape[1]):
         axes[0, 1].scatter(joints.target[:, c], joints.predicted[:, c], s=2, alpha=0.4,
-                           label=f'joint {c}')  # fmt: skip
-    axes[0, 1].set(title=f'joint probe, mean R² {m["joint_r2_mean"]:.3f}',
-                   xlabel='true (rad)', ylabel='linear probe (rad)')  # fmt: skip
+                           label=f'{what} {c}')  # fmt: skip
+    axes[0, 1].set(title=f'{what} probe, mean R² {m["joint_r2_mean"]:.3f}',
+                   xlabel='true', ylabel='linear probe')  # fmt: skip
     axes[0, 1].legend()
     # Surprise
     bins = np.logspace(np.log10(max(arrays['energy_real'].min(), 1e-8)),

@@ -125,16 +125,18 @@ def probe(
     model.cpu()
     episode = dataset.get('episode')
     actions = dataset.get('actions')
-    ee = linear_probe(latents, dataset.get('ee_position').astype(np.float64), episode)
     joints = linear_probe(latents, dataset.get('joints').astype(np.float64), episode)
-    ee_error = np.linalg.norm(ee.predicted - ee.target, axis=1)
+    ee = None  # a gymnasium world has no end effector: its `joints` are the proprio vector
+    if dataset.world is None:
+        ee = linear_probe(latents, dataset.get('ee_position').astype(np.float64), episode)
+        ee_error = np.linalg.norm(ee.predicted - ee.target, axis=1)
     starts = dataset.transition_starts(1)
     surprise, real, wrong = surprise_auroc(model, latents, actions, starts, seed)
     report = collapse_report(torch.from_numpy(latents))
     metrics = {
-        'ee_r2': float(ee.r2.mean()),
-        'ee_r2_xyz': [float(v) for v in ee.r2],
-        'ee_probe_error_median_m': float(np.median(ee_error)),
+        'ee_r2': float(ee.r2.mean()) if ee else None,
+        'ee_r2_xyz': [float(v) for v in ee.r2] if ee else None,
+        'ee_probe_error_median_m': float(np.median(ee_error)) if ee else None,
         'joint_r2_mean': float(joints.r2.mean()),
         'joint_r2': [float(v) for v in joints.r2],
         'surprise_auroc': surprise,

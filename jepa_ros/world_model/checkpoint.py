@@ -82,6 +82,21 @@ def load_checkpoint(
     return model, metadata
 
 
+GYM_WORLD_KEYS = ('env', 'proprio', 'width', 'height', 'stack')
+
+
+def check_world(have: dict[str, Any] | None, want: dict[str, Any], what: str) -> None:
+    """Raise CheckpointError naming the first setting in which a gymnasium world (as
+    `GymWorldConfig.to_dict()` wrote it) differs from the one wanted."""
+    have = have or {}
+    for key in GYM_WORLD_KEYS:
+        if have.get(key) != want.get(key):
+            raise CheckpointError(
+                f'{what} was made for another world: {key} is {have.get(key)!r}, '
+                f'expected {want.get(key)!r}'
+            )
+
+
 def check_scene(have: dict[str, Any], want: dict[str, Any], what: str) -> None:
     """Raise CheckpointError naming the first setting in which two scene dicts differ. A scene
     `based_on` another (the same arm and camera, plus obstacles) takes that one's models."""
