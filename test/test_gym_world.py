@@ -138,3 +138,19 @@ def test_stacked_frames_show_the_last_k_frames_oldest_first(tmp_path):
     later = np.flatnonzero(step > 0)
     np.testing.assert_array_equal(images[later, :2], images[later - 1, 1:])
     assert np.any(images[later, 2] != images[later, 1]), 'the newest frame is new'
+
+
+def test_the_arm_and_a_gymnasium_env_are_both_worlds(tiny_scene):
+    from jepa_ros.envs.arm_world import ArmWorld
+    from jepa_ros.envs.world import Sensed, World
+
+    with ArmWorld(tiny_scene) as arm, GymWorld(GymWorldConfig(POINT, 'obs.position')) as point:
+        for world in (arm, point):
+            assert isinstance(world, World)
+            now = world.reset(seed=0)
+            assert isinstance(now, Sensed) and now.images.dtype == np.uint8
+            later, applied = world.step(world.action_high * 2)
+            np.testing.assert_allclose(applied, world.action_high, rtol=1e-6)  # clipped
+            assert not np.allclose(later.proprio, now.proprio)
+        np.testing.assert_allclose(arm.action_high, tiny_scene.max_step_rad)
+        assert set(arm.describe()) == {'scene'} and set(point.describe()) == {'world'}

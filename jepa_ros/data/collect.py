@@ -30,10 +30,11 @@ from jepa_ros.data.dataset import (
     write_json_atomic,
     write_shard,
 )
-from jepa_ros.data.exploration import ExplorationConfig, SmoothExploration
+from jepa_ros.data.exploration import ExplorationConfig
 from jepa_ros.envs.arm_world import ArmWorld
-from jepa_ros.envs.gym_world import GymWorld, GymWorldConfig, random_episode
+from jepa_ros.envs.gym_world import GymWorld, GymWorldConfig
 from jepa_ros.envs.scene import scene_from_dict, SceneConfig
+from jepa_ros.envs.world import World
 
 
 class CollectError(ValueError):
@@ -62,39 +63,11 @@ class CollectConfig:
         return [list(range(i, min(i + k, n))) for i in range(0, n, k)]
 
 
-def run_episode(
-    world: ArmWorld, exploration: ExplorationConfig, seed: int, episode: int
-) -> dict[str, np.ndarray]:
-    """One exploration episode: steps+1 frames of every array in the dataset format."""
-    rng = np.random.default_rng([seed, episode])
-    observation = world.reset(world.sample_configuration(rng))
-    policy = SmoothExploration(
-        exploration, world.scene.max_step_rad, world.sample_configuration, rng
-    )
-    policy.reset(observation.joints)
-    frames = exploration.steps_per_episode + 1
-    images, joints, ee = [observation.images], [observation.joints], [world.ee_position()]
-    actions = np.zeros((frames, world.scene.action_dim), dtype=np.float32)
-    for t in range(exploration.steps_per_episode):
-        observation, actions[t] = world.step(policy.act(world.joints()))
-        images.append(observation.images)
-        joints.append(observation.joints)
-        ee.append(world.ee_position())
-    return {
-        'images': np.stack(images),
-        'joints': np.stack(joints),
-        'actions': actions,
-        'episode': np.full(frames, episode, dtype=np.int32),
-        'step': np.arange(frames, dtype=np.int32),
-        'ee_position': np.stack(ee).astype(np.float32),
-    }
-
-
 # --- worker processes --------------------------------------------------------------------------
-_WORKER_WORLD: ArmWorld | GymWorld | None = None
+_WORKER_WORLD: World | None = None
 
 
-def make_world(description: dict[str, Any], base_dir: str) -> ArmWorld | GymWorld:
+def make_world(description: dict[str, Any], base_dir: str) -> World:
     """The world a collection spec describes: a gymnasium env, else the scene's arm."""
     if description.get('kind') == 'gymnasium':
         return GymWorld(GymWorldConfig.from_dict(description))
@@ -117,11 +90,7 @@ def _collect_shard(
     root: str, index: int, episodes: list[int], exploration: dict, seed: int
 ) -> dict[str, Any]:
     config = ExplorationConfig(**exploration)
-    world = _WORKER_WORLD
-    if isinstance(world, GymWorld):
-        parts = [random_episode(world, config.steps_per_episode, seed, e) for e in episodes]
-    else:
-        parts = [run_episode(world, config, seed, e) for e in episodes]
+    parts = [_WORKER_WORLD.exploration_episode(config, seed, e) for e in episodes]
     arrays = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     return write_shard(Path(root), index, arrays)
 

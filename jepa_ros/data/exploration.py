@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from jepa_ros.envs.arm_world import ArmWorld
 
 
 @dataclass(frozen=True)
@@ -95,3 +99,31 @@ class SmoothExploration:
         action = np.clip(action, -self.max_step, self.max_step)
         self._previous = action
         return action
+
+
+def arm_episode(
+    world: ArmWorld, exploration: ExplorationConfig, seed: int, episode: int
+) -> dict[str, np.ndarray]:
+    """One exploration episode: steps+1 frames of every array in the dataset format."""
+    rng = np.random.default_rng([seed, episode])
+    observation = world.reset(world.sample_configuration(rng))
+    policy = SmoothExploration(
+        exploration, world.scene.max_step_rad, world.sample_configuration, rng
+    )
+    policy.reset(observation.joints)
+    frames = exploration.steps_per_episode + 1
+    images, joints, ee = [observation.images], [observation.joints], [world.ee_position()]
+    actions = np.zeros((frames, world.scene.action_dim), dtype=np.float32)
+    for t in range(exploration.steps_per_episode):
+        observation, actions[t] = world.step(policy.act(world.joints()))
+        images.append(observation.images)
+        joints.append(observation.joints)
+        ee.append(world.ee_position())
+    return {
+        'images': np.stack(images),
+        'joints': np.stack(joints),
+        'actions': actions,
+        'episode': np.full(frames, episode, dtype=np.int32),
+        'step': np.arange(frames, dtype=np.int32),
+        'ee_position': np.stack(ee).astype(np.float32),
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,11 @@ class Observation:
     images: np.ndarray
     joints: np.ndarray
 
+    @property
+    def proprio(self) -> np.ndarray:
+        """The proprio vector of the World protocol: the joints (A,)."""
+        return self.joints
+
 
 @dataclass(frozen=True)
 class Goal:
@@ -50,7 +56,8 @@ GOAL_CLEARANCE_M = 0.04  # goals keep twice the guardrail's default obstacle mar
 
 
 class ArmWorld:
-    """One arm in one scene. Construct, `reset`, then `step(action)` with joint deltas."""
+    """One arm in one scene. Construct, `reset`, then `step(action)` with joint deltas (a
+    `World`: jepa_ros/envs/world.py)."""
 
     def __init__(self, scene: SceneConfig, seed: int = 0) -> None:
         physical = [c.name for c in scene.cameras if not c.simulated]
@@ -176,6 +183,24 @@ class ArmWorld:
         if joints is not None:
             self._set_joints(self._check_vector(joints, 'joints'))
         return self.observe()
+
+    # --- the World protocol --------------------------------------------------------------------
+    @property
+    def action_low(self) -> np.ndarray:
+        return np.full(self.scene.action_dim, -self.scene.max_step_rad)
+
+    @property
+    def action_high(self) -> np.ndarray:
+        return np.full(self.scene.action_dim, self.scene.max_step_rad)
+
+    def describe(self) -> dict[str, Any]:
+        return {'scene': self.scene.to_dict()}
+
+    def exploration_episode(self, config, seed: int, episode: int) -> dict[str, np.ndarray]:
+        """Smooth random exploration from a random start (jepa_ros/data/exploration.py)."""
+        from jepa_ros.data.exploration import arm_episode
+
+        return arm_episode(self, config, seed, episode)
 
     def touching(self) -> list[Contact]:
         """Links touching or overlapping another link (not adjacent ones), the floor or an

@@ -140,7 +140,8 @@ class GymStep:
 
 
 class GymWorld:
-    """One gymnasium environment, made with render_mode='rgb_array'."""
+    """One gymnasium environment, made with render_mode='rgb_array' (a `World`:
+    jepa_ros/envs/world.py)."""
 
     def __init__(self, config: GymWorldConfig) -> None:
         os.environ.setdefault('MUJOCO_GL', 'egl')
@@ -228,6 +229,13 @@ class GymWorld:
         dtype = self.env.action_space.dtype
         observation, _, terminated, truncated, info = self.env.step(applied.astype(dtype))
         return self._observe(observation, info, bool(terminated or truncated)), applied
+
+    def describe(self) -> dict[str, Any]:
+        return {'world': self.config.to_dict()}
+
+    def exploration_episode(self, config, seed: int, episode: int) -> dict[str, np.ndarray]:
+        """A random-policy episode of `config.steps_per_episode` steps (random_episode)."""
+        return random_episode(self, config.steps_per_episode, seed, episode)
 
     def close(self) -> None:
         self.env.close()
