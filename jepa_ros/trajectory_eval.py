@@ -113,6 +113,7 @@ class LatentGoalPolicy:
         cost: CostConfig,
         low: np.ndarray,
         high: np.ndarray,
+        goal_proprio: slice | None = None,
     ) -> None:
         self.model = model
         self.low, self.high = low, high
@@ -120,6 +121,12 @@ class LatentGoalPolicy:
         self.planner = PLANNERS[planner](replace(planner_config, action_limit=limit), low.size)
         self.distance, self.reduction = cost.distance, cost.reduction
         self.weights = energy_weights(model.config, (), replace(cost, ee_weight=1.0))  # (D,)
+        if goal_proprio is not None:  # only these proprio components make the goal
+            grounded = torch.zeros(model.config.proprio_dim)
+            grounded[goal_proprio] = 1.0
+            if not grounded.any():
+                raise GymWorldError(f'goal_proprio {goal_proprio} selects no proprio component')
+            self.weights[: model.config.proprio_dim] = grounded
         self.goal: torch.Tensor | None = None
 
     @torch.no_grad()

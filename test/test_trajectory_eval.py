@@ -106,6 +106,8 @@ def test_eval_trajectories_end_to_end_with_baselines(tmp_path, capsys):
     assert set(report['baselines']) == {'untrained', 'random'} and report['episodes'] == 4
     assert report['plan_ms_p50'] > 0 and report['encode_ms_p50'] > 0
     assert 0.0 <= report['success_rate'] <= 1.0 and out.with_suffix('.png').stat().st_size > 1000
+    assert main([*base, *rule, '--policies', 'jepa', '--goal-proprio', '0:1']) == 0
+    assert json.loads(out.read_text())['goal_proprio'] == [0, 1]
     capsys.readouterr()
     # Bad input: one line each
     assert main([*base, '--policies', 'jepa']) == 2
@@ -119,3 +121,31 @@ def test_eval_trajectories_end_to_end_with_baselines(tmp_path, capsys):
     base[base.index('--trajectories') + 1] = str(tmp_path / 'other')
     assert main([*base, *rule]) == 2
     assert 'made for another world: proprio' in capsys.readouterr().err
+
+
+def test_the_goal_energy_weighs_the_chosen_proprio_components_and_actions_stay_in_the_box():
+    import torch
+
+    from jepa_ros.cost.cost import CostConfig
+    from jepa_ros.envs.gym_world import GymStep
+    from jepa_ros.planning.planners import PlannerConfig
+    from jepa_ros.trajectory_eval import LatentGoalPolicy
+    from jepa_ros.world_model.config import WorldModelConfig
+    from jepa_ros.world_model.model import WorldModel
+
+    torch.manual_seed(0)
+    config = WorldModelConfig(image_height=16, image_width=16, action_dim=2, max_step_rad=1.0,
+                              latent_dim=12, proprio_dim=4)  # fmt: skip
+    model = WorldModel(config).eval()
+    low, high = np.array([-1.0, -0.5]), np.array([1.0, 0.5])
+    planner = PlannerConfig(horizon=3, samples=16, iterations=1, elites=4)
+    policy = LatentGoalPolicy(model, 'cem', planner, CostConfig(learned_weight=0.0), low, high,
+                              goal_proprio=slice(0, 2))  # fmt: skip
+    assert policy.weights.tolist() == [1, 1, 0, 0] + [0] * 8
+    images = np.zeros((1, 16, 16, 3), np.uint8)
+    policy.reset(images)
+    for _ in range(5):
+        action, info = policy.act(GymStep(images, np.zeros(4)))
+        assert np.all(action >= low) and np.all(action <= high) and info['goal_energy'] == 0.0
+    with pytest.raises(GymWorldError, match='selects no proprio component'):
+        LatentGoalPolicy(model, 'cem', planner, CostConfig(), low, high, slice(4, 6))

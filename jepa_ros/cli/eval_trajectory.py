@@ -53,6 +53,20 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
         '--angles', action='store_true',
         help='--trajectories: the components are angles (differences wrapped)',
     )  # fmt: skip
+    parser.add_argument(
+        '--goal-proprio', type=proprio_slice, metavar='A:B',
+        help='--trajectories: only these components of the proprio vector make the goal '
+        "energy (e.g. positions, not the goal frame's velocities; default: all)",
+    )  # fmt: skip
+
+
+def proprio_slice(text: str) -> slice:
+    """'a:b' -> slice(a, b)."""
+    try:
+        start, stop = (int(v) if v else None for v in text.split(':'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'write A:B (e.g. 0:4), got {text!r}') from None
+    return slice(start, stop)
 
 
 def run_trajectories(args: argparse.Namespace, task) -> int:
@@ -81,7 +95,7 @@ def run_trajectories(args: argparse.Namespace, task) -> int:
         try:
             pairs = trajectory_pairs(data, args.goal_offset, args.episodes, args.seed)
             for name in args.policies:
-                policy = make_gym_policy(name, model, world, task, args.seed)
+                policy = make_gym_policy(name, model, world, task, args)
                 runs[name] = [
                     run_pair(world, data, policy, pair, args.goal_offset, args.budget, rule)
                     for pair in tqdm(pairs, desc=name, unit='pair', dynamic_ncols=True)
@@ -103,6 +117,9 @@ def run_trajectories(args: argparse.Namespace, task) -> int:
         'seed': args.seed,
         'success_rule': rule.describe(),
         'success_judged': 'at the end of the budget',
+        'goal_proprio': None
+        if args.goal_proprio is None
+        else [args.goal_proprio.start, args.goal_proprio.stop],
         'task': task.to_dict(),
         'baselines': {k: v for k, v in summaries.items() if k != main},
     }
@@ -113,12 +130,12 @@ def run_trajectories(args: argparse.Namespace, task) -> int:
     return 0
 
 
-def make_gym_policy(name: str, model: WorldModel, world: GymWorld, task, seed: int):
+def make_gym_policy(name: str, model: WorldModel, world: GymWorld, task, args):
     if name == 'random':
-        return RandomGymPolicy(world.action_low, world.action_high, seed)
+        return RandomGymPolicy(world.action_low, world.action_high, args.seed)
     if name == 'untrained':
-        torch.manual_seed(seed)
+        torch.manual_seed(args.seed)
         model = WorldModel(model.config).eval()
-    planner_config = replace(task.planner_config, seed=seed)
+    planner_config = replace(task.planner_config, seed=args.seed)
     return LatentGoalPolicy(model, task.planner, planner_config, task.cost, world.action_low,
-                            world.action_high)  # fmt: skip
+                            world.action_high, args.goal_proprio)  # fmt: skip
