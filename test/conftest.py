@@ -1,5 +1,5 @@
-"""Shared fixtures: a tiny copy of the shipped scene, so tests render 32x32 frames quickly; the
-ROS test modules' rclpy import."""
+"""Shared fixtures: a tiny copy of the shipped scene, so tests render 32x32 frames quickly, and a
+tiny dataset collected in it; the ROS test modules' rclpy import."""
 
 from __future__ import annotations
 
@@ -44,3 +44,16 @@ def tiny_scene_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_scene(tiny_scene_file: Path) -> SceneConfig:
     return load_scene(tiny_scene_file)
+
+
+@pytest.fixture(scope='module')
+def tiny_data(tmp_path_factory) -> Path:
+    """A folder with tiny.yaml and data/: 6 collected episodes of 10 steps."""
+    from jepa_ros.data.collect import collect, CollectConfig
+    from jepa_ros.data.exploration import ExplorationConfig
+
+    root = tmp_path_factory.mktemp('tiny')
+    scene = load_scene(write_scene(root / 'tiny.yaml'))
+    config = CollectConfig(episodes=6, seed=0, exploration=ExplorationConfig(steps_per_episode=10))
+    collect(scene, config, root / 'data')
+    return root

@@ -29,20 +29,6 @@ TRAIN = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory) -> Path:
-    from conftest import write_scene
-    from jepa_ros.data.collect import collect, CollectConfig
-    from jepa_ros.data.exploration import ExplorationConfig
-    from jepa_ros.envs.scene import load_scene
-
-    root = tmp_path_factory.mktemp('tiny')
-    scene = load_scene(write_scene(root / 'tiny.yaml'))
-    config = CollectConfig(episodes=6, seed=0, exploration=ExplorationConfig(steps_per_episode=10))
-    collect(scene, config, root / 'data')
-    return root
-
-
 def command(tiny: Path, out: Path, ranks: int) -> list[str]:
     train = ['-m', 'jepa_ros.cli', 'train', '--data', str(tiny / 'data'), '--scene',
              str(tiny / 'tiny.yaml'), '--out', str(out), *TRAIN]  # fmt: skip
@@ -65,9 +51,11 @@ def losses(out: Path) -> dict[str, np.ndarray]:
             for stage in ('encoder', 'predictor')}  # fmt: skip
 
 
-def test_torchrun_matches_one_process_only_rank_0_writes_and_a_killed_run_resumes(tiny, tmp_path):
-    run(tiny, tmp_path / 'one', 1)
-    run(tiny, tmp_path / 'two', 2)
+def test_torchrun_matches_one_process_only_rank_0_writes_and_a_killed_run_resumes(
+    tiny_data, tmp_path
+):
+    run(tiny_data, tmp_path / 'one', 1)
+    run(tiny_data, tmp_path / 'two', 2)
     single, ranks = losses(tmp_path / 'one'), losses(tmp_path / 'two')
     for stage in ('encoder', 'predictor'):
         assert len(ranks[stage]) == len(single[stage]) == {'encoder': 24, 'predictor': 6}[stage]
@@ -84,7 +72,7 @@ def test_torchrun_matches_one_process_only_rank_0_writes_and_a_killed_run_resume
     assert read_payload(tmp_path / 'two' / 'model.pt')['metadata']['train_devices'] == '2 x cpu'
     # Killed after a checkpoint (every rank, as a scheduler would), then the same command again
     out = tmp_path / 'killed'
-    process = subprocess.Popen(command(tiny, out, 2), stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command(tiny_data, out, 2), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 300
     while not (out / 'train_state.pt').is_file() and process.poll() is None:
@@ -94,15 +82,15 @@ def test_torchrun_matches_one_process_only_rank_0_writes_and_a_killed_run_resume
     process.wait()
     step = torch.load(out / 'train_state.pt', weights_only=False)['step']
     assert step['encoder'] < 24, f'the run ended before it could be killed: {step}'
-    resumed = run(tiny, out, 2)
+    resumed = run(tiny_data, out, 2)
     assert f'resuming {out} at steps' in resumed.stdout
     final = read_payload(out / 'model.pt')['state_dict']
     for name, value in read_payload(tmp_path / 'two' / 'model.pt')['state_dict'].items():
         torch.testing.assert_close(final[name], value, rtol=1e-3, atol=1e-5, msg=name)
 
 
-def test_a_world_size_that_does_not_divide_the_batch_is_one_line(tiny, tmp_path):
-    args = command(tiny, tmp_path / 'odd', 2)
+def test_a_world_size_that_does_not_divide_the_batch_is_one_line(tiny_data, tmp_path):
+    args = command(tiny_data, tmp_path / 'odd', 2)
     args[args.index('--batch-size') + 1] = '6'  # 3 pairs over 2 ranks
     result = subprocess.run(args, capture_output=True, text=True, timeout=300,
                             env={**os.environ, 'OMP_NUM_THREADS': '1'})  # fmt: skip
@@ -130,10 +118,10 @@ def test_device_names_resolve_or_say_why_not(monkeypatch):
         resolve_device(f'cuda:{torch.cuda.device_count()}')
 
 
-def test_train_on_a_device_torch_cannot_see_is_one_line(tiny, tmp_path):
+def test_train_on_a_device_torch_cannot_see_is_one_line(tiny_data, tmp_path):
     if torch.cuda.is_available():
         pytest.skip('this machine has a CUDA GPU')
-    result = subprocess.run([*command(tiny, tmp_path / 'gpu', 1), '--device', 'cuda'],
+    result = subprocess.run([*command(tiny_data, tmp_path / 'gpu', 1), '--device', 'cuda'],
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode != 0
     assert 'sees no CUDA GPU' in result.stderr and 'Traceback' not in result.stderr

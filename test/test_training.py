@@ -14,25 +14,11 @@ from PIL import Image
 import pytest
 import torch
 
-from jepa_ros.data.collect import collect, CollectConfig
 from jepa_ros.data.dataset import ExplorationDataset
-from jepa_ros.data.exploration import ExplorationConfig
 from jepa_ros.envs.kinematics import Proprioception
 from jepa_ros.training.log import TrainingLog
 from jepa_ros.training.trainer import TrainConfig, Trainer
 from jepa_ros.world_model import WorldModel, WorldModelConfig
-
-
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory) -> Path:
-    from conftest import write_scene
-    from jepa_ros.envs.scene import load_scene
-
-    root = tmp_path_factory.mktemp('tiny')
-    scene = load_scene(write_scene(root / 'tiny.yaml'))
-    config = CollectConfig(episodes=6, seed=0, exploration=ExplorationConfig(steps_per_episode=10))
-    collect(scene, config, root / 'data')
-    return root
 
 
 def _trainer(root: Path, log_dir: Path, save=lambda model, state: None, **train) -> Trainer:
