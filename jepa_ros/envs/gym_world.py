@@ -168,7 +168,7 @@ class GymWorld:
                                       **{**size, **config.kwargs})  # fmt: skip
             except TypeError:  # an env that does not take a size: its frames are resized
                 return gymnasium.make(config.env, render_mode='rgb_array', **config.kwargs)
-        except (gymnasium.error.Error, ImportError, AttributeError) as exc:
+        except (gymnasium.error.Error, ImportError, AttributeError, TypeError) as exc:
             raise GymWorldError(f'cannot make gymnasium env {config.env!r}: {exc}') from None
 
     def _check(self, gymnasium) -> None:
