@@ -89,10 +89,16 @@ class RecorderNode(Node):
                      if subscription.get_publisher_count() == 0]  # fmt: skip
         if unmatched != self.unmatched:
             self.unmatched = unmatched
-            if unmatched:
-                self.status.change(f'waiting for publishers of {", ".join(unmatched)}')
-            else:
-                self.status.change(f'recording all {len(self.subscriptions_by_topic)} topics')
+            self.status.change(self.state())
+
+    def state(self) -> str:
+        """What the node is doing, as its status says it (also in every routine report, so
+        a listener that joins late still hears it)."""
+        if self.unmatched is None:
+            return 'recording'
+        if self.unmatched:
+            return f'waiting for publishers of {", ".join(self.unmatched)}'
+        return f'recording all {len(self.subscriptions_by_topic)} topics'
 
     def write(self, connection, raw: bytes) -> None:
         now = self.get_clock().now().nanoseconds
@@ -105,7 +111,7 @@ class RecorderNode(Node):
     def report(self) -> None:
         with self.lock:
             counts = dict(self.counts)
-        self.status.report(OK, 'recording', **counts)
+        self.status.report(OK, self.state(), **counts)
 
     def destroy_node(self) -> None:
         """Close the bag (its index and summary are written now), then the node."""
