@@ -127,6 +127,7 @@ class LatentGoalPolicy:
             if not grounded.any():
                 raise GymWorldError(f'goal_proprio {goal_proprio} selects no proprio component')
             self.weights[: model.config.proprio_dim] = grounded
+        self.box = (torch.from_numpy(low).float(), torch.from_numpy(high).float())  # (A,) x2
         self.goal: torch.Tensor | None = None
 
     @torch.no_grad()
@@ -143,8 +144,7 @@ class LatentGoalPolicy:
         start = time.perf_counter()
         latent = self.encode(now.images)
         encoded = time.perf_counter()
-        low = torch.from_numpy(self.low).float()
-        high = torch.from_numpy(self.high).float()
+        low, high = self.box
 
         def cost(actions: torch.Tensor) -> torch.Tensor:  # (S, H, A) -> (S,)
             actions = torch.maximum(torch.minimum(actions, high), low)

@@ -46,6 +46,7 @@ class ProprioSelector:
     """Where the proprioceptive vector is: `obs` or `info`, an optional key, an optional slice."""
 
     text: str
+    parts: tuple[str, str | None, slice | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         match = _SELECTOR.match(self.text.replace(' ', ''))
@@ -58,13 +59,10 @@ class ProprioSelector:
             raise GymWorldError(f'proprio {self.text!r}: name a key of info (info.KEY)')
         if match[1] in ('qpos', 'qvel') and match[2]:
             raise GymWorldError(f'proprio {self.text!r}: {match[1]} has no keys')
-
-    @property
-    def parts(self) -> tuple[str, str | None, slice | None]:
-        source, key, start, stop = _SELECTOR.match(self.text.replace(' ', '')).groups()
-        if start is None:
-            return source, key, None
-        return source, key, slice(int(start) if start else None, int(stop) if stop else None)
+        source, key, start, stop = match.groups()
+        part = None if start is None else slice(int(start) if start else None,
+                                                 int(stop) if stop else None)  # fmt: skip
+        object.__setattr__(self, 'parts', (source, key, part))  # parsed once, read every step
 
     def __call__(self, observation: Any, info: Mapping[str, Any], env: Any = None) -> np.ndarray:
         """The vector (P,) float64 of one reset() or step() result (`env`: for qpos/qvel)."""
