@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument('--json', type=Path, required=True)
     args = parser.parse_args()
     result = {
-        'command': f'python benchmarks/render_speed.py --frames {args.frames}',
+        'command': ' '.join(['python', *sys.argv]),
         'ms_per_frame': {str(s): round(ms_per_frame(s, args.frames), 2) for s in args.sizes},
     }
     args.json.write_text(json.dumps(result, indent=2) + '\n')
