@@ -1,4 +1,5 @@
-"""The mode-2 actor: perceive, plan in latent space by minimising the cost, act within limits.
+"""The actor: perceive, then decide in latent space (mode-2 planning, or mode-1's reactive policy
+as the task's `ActorMode` says), and act within limits.
 
 Glossary: V views, H x W image size, S samples, A action dim, D latent dim.
 """
@@ -12,8 +13,10 @@ import numpy as np
 import torch
 
 from jepa_ros.cost.cost import TermCosts, traced_terms, TrajectoryCost
+from jepa_ros.device import model_device
 from jepa_ros.envs.arm_world import Observation
 from jepa_ros.limits import JointLimits
+from jepa_ros.mode1 import ActorMode, ReactivePolicy
 from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner
 from jepa_ros.world_model.model import WorldModel
 
@@ -24,7 +27,9 @@ class Actor:
     The world model, planner, cost and limits are built by the caller and passed in. The action
     returned is always clipped to the joint limits and the step limit. With `trace` (default)
     the actor scores plans with a TorchScript trace of the cost (`traced_terms`: the same
-    numbers, without holding the GIL), made on the first plan.
+    numbers, without holding the GIL), made on the first plan. A model on another device than
+    the CPU (`--device`) encodes and rolls out there; latents live there, the search and the
+    guardrail terms stay on the CPU, and that cost is not traced.
     """
 
     def __init__(
@@ -34,12 +39,20 @@ class Actor:
         cost: TrajectoryCost,
         limits: JointLimits,
         trace: bool = True,
+        policy: ReactivePolicy | None = None,
+        mode: ActorMode | None = None,
     ) -> None:
+        self.mode = mode or ActorMode()
+        if self.mode.needs_policy and policy is None:
+            raise ValueError(f'actor mode {self.mode.mode!r} needs a mode-1 policy (jepa-ros '
+                             'distill makes one)')  # fmt: skip
+        self.policy = policy
         self.model = model
         self.planner = planner
         self.cost = cost
         self.limits = limits
-        self.trace = trace
+        self.device = model_device(model)
+        self.trace = trace and self.device.type == 'cpu'
         self._terms: TermCosts | None = None
 
     def term_costs(self) -> TermCosts:
@@ -58,8 +71,13 @@ class Actor:
 
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> torch.Tensor:
-        """Camera images (V, H, W, 3) uint8 -> latent (D,)."""
-        return self.model.encode(torch.from_numpy(np.ascontiguousarray(images))[None])[0]
+        """Camera images (V, H, W, 3) uint8 -> latent (D,), on the model's device."""
+        pixels = torch.from_numpy(np.ascontiguousarray(images))[None].to(self.device)
+        return self.model.encode(pixels)[0]
+
+    def latent(self, values: np.ndarray) -> torch.Tensor:
+        """A latent (D,) received as numbers (a ROS message), on the model's device."""
+        return torch.from_numpy(np.asarray(values, dtype=np.float32)).to(self.device)
 
     @torch.no_grad()
     def step(
@@ -75,19 +93,57 @@ class Actor:
     def act(
         self, latent: torch.Tensor, joints: np.ndarray, goal: torch.Tensor
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Plan from the latent (D,) and measured joints (A,) toward the goal latent (D,); return
-        the first action (A,), clipped to the limits, and an info dict of scalars (plan time,
-        goal energy of the latent, cost terms of the chosen plan)."""
+        """Decide from the latent (D,) and measured joints (A,) toward the goal latent (D,);
+        return the first action (A,), clipped to the limits, and an info dict: `mode` (the mode
+        that served the tick: mode1, mode2 or mode2_warm), `plan_ms` (latent to action, any
+        world-model check included), the goal energy of the latent, and for a plan the cost
+        terms of the chosen sequence.
+
+        mode1_checked takes the policy's action when the world model predicts it lowers the goal
+        energy by the task's margin; otherwise it plans, warm-started from the policy."""
         start = time.perf_counter()
+        mode = self.mode.mode
+        energy = self.goal_energy(latent, goal)
+        if mode == 'mode2':
+            action, info = self._plan(latent, joints, goal)
+        else:
+            proposal = self.policy(latent[None], goal[None])[0]  # (H, A) on the model's device
+            first = self.limits.clip(proposal[0].cpu().numpy().astype(np.float64),
+                                     np.asarray(joints))  # fmt: skip
+            if mode == 'mode1' or (
+                mode == 'mode1_checked' and self._lowers(latent, goal, first, energy)
+            ):
+                action, info = first, {'mode': 'mode1'}
+                self.planner.reset()  # a later plan starts from the policy, not an old plan
+            else:
+                self.planner.warm_start(proposal)
+                action, info = self._plan(latent, joints, goal)
+                info['mode'] = 'mode2_warm' if mode == 'mode2_warm' else 'mode2'
+        info['goal_energy'] = energy
+        info['plan_ms'] = 1000 * (time.perf_counter() - start)
+        return action, info
+
+    def _plan(
+        self, latent: torch.Tensor, joints: np.ndarray, goal: torch.Tensor
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Mode-2: minimise the cost over action sequences; the first action, clipped."""
         joints_t = torch.from_numpy(np.asarray(joints, dtype=np.float32))  # (A,)
         terms = self.term_costs()
         plan, info = self.planner.plan(lambda seqs: terms(latent, goal, joints_t, seqs).sum(0))
         chosen = terms(latent, goal, joints_t, plan[None])[:, 0]  # (T,)
         action = self.limits.clip(plan[0].numpy().astype(np.float64), np.asarray(joints))
         info.update({f'cost_{n}': float(v) for n, v in zip(self.cost.TERMS, chosen.tolist())})
-        info['goal_energy'] = self.goal_energy(latent, goal)
-        info['plan_ms'] = 1000 * (time.perf_counter() - start)
+        info['mode'] = 'mode2'
         return action, info
+
+    def _lowers(
+        self, latent: torch.Tensor, goal: torch.Tensor, action: np.ndarray, energy: float
+    ) -> bool:
+        """Does the world model predict that `action` (A,) lowers the goal energy (from
+        `energy`) by the task's margin?"""
+        step = self.latent(action)[None]  # (1, A)
+        predicted = self.model.predict(latent[None], step)[0]
+        return self.goal_energy(predicted, goal) < energy * (1.0 - self.mode.margin)
 
     @torch.no_grad()
     def catch_up(self, latent: torch.Tensor, moved: np.ndarray) -> torch.Tensor:
@@ -99,7 +155,7 @@ class Actor:
         if largest < 1e-6:
             return latent
         steps = int(np.ceil(largest / self.limits.max_step))
-        step = torch.from_numpy(np.asarray(moved, dtype=np.float32) / steps)  # (A,)
+        step = self.latent(np.asarray(moved, dtype=np.float32) / steps)  # (A,)
         return self.model.rollout(latent[None], step.expand(1, steps, -1))[0, -1]
 
     def goal_energy(self, latent: torch.Tensor, goal: torch.Tensor) -> float:

@@ -1,7 +1,8 @@
 """The configurator (core): sets up a task and supervises it from the energy alone.
 
 A task is a named parameter set (config/tasks.yaml): which planner with which settings, the cost
-weights, and when the goal counts as reached or abandoned. `build_actor` composes the actor for a
+weights, how the actor decides (mode-2 planning, or mode-1's reactive policy: `ActorMode`), and
+when the goal counts as reached or abandoned. `build_actor` composes the actor for a
 task; `TaskMonitor` turns the stream of goal energies into an outcome: success once the energy has
 stayed below `success_energy` for `settle_ticks` ticks, give-up when the best energy has not
 fallen by `min_progress` within `patience_ticks` ticks or after `max_ticks`. Ground truth is never
@@ -24,6 +25,7 @@ from jepa_ros.cost.clearance import ObstacleClearance
 from jepa_ros.cost.cost import CostConfig, TrajectoryCost
 from jepa_ros.envs.kinematics import ForwardKinematics, proprio_link_dims
 from jepa_ros.limits import JointLimits
+from jepa_ros.mode1 import ActorMode, ReactivePolicy
 from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner, PlannerConfig
 from jepa_ros.share import find_shared
 from jepa_ros.world_model.model import WorldModel
@@ -145,6 +147,7 @@ class TaskConfig:
     planner_config: PlannerConfig = field(default_factory=lambda: PlannerConfig(horizon=5))
     cost: CostConfig = field(default_factory=CostConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    actor: ActorMode = field(default_factory=ActorMode)
 
     def __post_init__(self) -> None:
         if self.planner not in PLANNERS:
@@ -158,7 +161,7 @@ class TaskConfig:
         planner.pop('action_limit'), planner.pop('seed')
         return {'name': self.name, 'description': self.description, 'planner': self.planner,
                 'planner_config': planner, 'cost': plain(self.cost),
-                'monitor': plain(self.monitor)}  # fmt: skip
+                'monitor': plain(self.monitor), 'actor': plain(self.actor)}  # fmt: skip
 
 
 def _section(cls, data: Any, where: str):
@@ -180,7 +183,7 @@ def task_from_dict(name: str, data: dict[str, Any]) -> TaskConfig:
     """One task from its YAML mapping; unknown keys and bad values raise TaskError."""
     if not isinstance(data, dict):
         raise TaskError(f'task {name!r} must be a mapping, got {type(data).__name__}')
-    known = {'description', 'planner', 'planner_config', 'cost', 'monitor'}
+    known = {'description', 'planner', 'planner_config', 'cost', 'monitor', 'actor'}
     unknown = sorted(set(data) - known)
     if unknown:
         raise TaskError(f'task {name!r}: unknown keys {unknown} (known: {sorted(known)})')
@@ -193,6 +196,7 @@ def task_from_dict(name: str, data: dict[str, Any]) -> TaskConfig:
             planner_config=planner,
             cost=_section(CostConfig, data.get('cost'), f'{name}.cost'),
             monitor=_section(MonitorConfig, data.get('monitor'), f'{name}.monitor'),
+            actor=_section(ActorMode, data.get('actor'), f'{name}.actor'),
         )
     except ValueError as exc:
         raise TaskError(f'task {name!r}: {exc}') from exc
@@ -220,9 +224,15 @@ def load_task(name: str = DEFAULT_TASK, path: str | Path | None = None) -> TaskC
 
 
 def build_actor(
-    model: WorldModel, scene, limits: JointLimits, task: TaskConfig, seed: int = 0
+    model: WorldModel,
+    scene,
+    limits: JointLimits,
+    task: TaskConfig,
+    seed: int = 0,
+    policy: ReactivePolicy | None = None,
 ) -> Actor:
-    """The composition root of the world-model actor for `task` on `scene`."""
+    """The composition root of the world-model actor for `task` on `scene` (`policy`: the
+    mode-1 policy, needed unless the task's actor mode is mode2)."""
     planner_config = replace(task.planner_config, action_limit=scene.max_step_rad, seed=seed)
     planner = PLANNERS[task.planner](planner_config, scene.action_dim)
     kinematics = ForwardKinematics(
@@ -235,4 +245,4 @@ def build_actor(
         model, kinematics, torch.from_numpy(limits.lower), torch.from_numpy(limits.upper),
         task.cost, ee_dims=ee_dims, obstacles=obstacles,
     )  # fmt: skip
-    return Actor(model, planner, cost, limits)
+    return Actor(model, planner, cost, limits, policy=policy, mode=task.actor)

@@ -48,6 +48,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(kind)
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's parameters are on."""
+    return next(model.parameters()).device
+
+
 def add_device_argument(parser: argparse.ArgumentParser, default: str = 'cpu') -> None:
     parser.add_argument(
         '--device', default=default,

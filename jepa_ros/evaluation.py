@@ -49,8 +49,12 @@ class JepaPolicy:
             self.monitor.start()
 
     def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
+        """Encode, let the monitor decide, then the actor; info: `encode_ms` (image to
+        latent), `decide_ms` (latent to action: the actor's plan or policy, any world-model
+        check included), `plan_ms` (image to action: both), `mode` (which served the tick)."""
         start = time.perf_counter()
         latent = self.actor.encode(observation.images)
+        encode_ms = 1000 * (time.perf_counter() - start)
         energy = self.actor.goal_energy(latent, self.goal_latent)
         if self.monitor is not None and self.monitor.update(energy) is not Outcome.REACHING:
             hold = np.zeros(len(observation.joints))
@@ -58,6 +62,8 @@ class JepaPolicy:
         action, info = self.actor.act(latent, observation.joints, self.goal_latent)
         if self.monitor is not None:
             info['outcome'] = self.monitor.outcome.value
+        info['decide_ms'] = info['plan_ms']
+        info['encode_ms'] = encode_ms
         info['plan_ms'] = 1000 * (time.perf_counter() - start)  # camera image to command
         return action, info
 
@@ -189,6 +195,29 @@ def run_episode(
     return result
 
 
+def percentiles(values: list[float], name: str) -> dict[str, float | None]:
+    """{name_p50, name_p95} of `values` (None if there are none)."""
+    return {f'{name}_p{q}': float(np.percentile(values, q)) if values else None
+            for q in (50, 95)}  # fmt: skip
+
+
+def mode_report(results: list[EpisodeResult]) -> dict[str, Any]:
+    """The share of the acting ticks each mode served, the decision time (latent to action)
+    of each mode's ticks, and the encode time on its own; empty for policies without modes."""
+    ticks = [i for r in results for i in r.infos if 'mode' in i]
+    if not ticks:
+        return {}
+    modes = sorted({i['mode'] for i in ticks})
+    report: dict[str, Any] = {
+        'mode_share': {m: sum(i['mode'] == m for i in ticks) / len(ticks) for m in modes},
+        **percentiles([i['encode_ms'] for i in ticks if 'encode_ms' in i], 'encode_ms'),
+    }
+    for m in modes:
+        times = [i['decide_ms'] for i in ticks if i['mode'] == m and 'decide_ms' in i]
+        report.update(percentiles(times, f'decide_ms_{m}'))
+    return report
+
+
 def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
     """The evaluation's JSON keys for one policy."""
     finals = np.array([r.final_distance for r in results])
@@ -205,6 +234,7 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
         'contacts': int(sum(r.contacts for r in results)),
         'episodes_with_contacts': int(sum(r.contacts > 0 for r in results)),
     }
+    report.update(mode_report(results))
     gate = [i['gate'] for r in results for i in r.infos if 'gate' in i]
     if gate:
         refused = [g for g in gate if g.startswith('reject') or g == 'collision']

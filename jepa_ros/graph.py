@@ -7,6 +7,7 @@ One function builds it for the launch files (`launch/*.launch.py`, one process p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from typing import Any
 
 from jepa_ros.describe import help_of
@@ -50,6 +51,11 @@ class GraphConfig:
         metadata={'help': 'scene (YAML path or shipped name in sim/): URDF, controlled joints, '
                           'camera, obstacles; the checkpoint must match it'},
     )  # fmt: skip
+    device: str = field(
+        default='cpu',
+        metadata={'help': 'where the model nodes run the world model: cpu, cuda, cuda:N, mps or '
+                          'auto (a CUDA GPU, else MPS, else the CPU)'},
+    )  # fmt: skip
     task: str = field(
         default='reach_light',
         metadata={'help': 'named parameter set from config/tasks.yaml (planner, cost, monitor)'},
@@ -85,6 +91,8 @@ class GraphConfig:
             raise ValueError(f'watchdog_ticks must be >= 1, got {self.watchdog_ticks!r}')
         if self.max_ticks < 0:
             raise ValueError(f'max_ticks must be >= 0, got {self.max_ticks}')
+        if not re.fullmatch(r'cpu|cuda(:\d+)?|mps|auto', self.device):
+            raise ValueError(f'device must be cpu, cuda, cuda:N, mps or auto, got {self.device!r}')
         for name in ('camera_topic', 'controller_topic', 'joint_states_topic'):
             if not getattr(self, name):
                 raise ValueError(f'{name} must not be empty')
@@ -114,7 +122,7 @@ def _sim_spec(config: GraphConfig, remappings) -> NodeSpec:
 
 def graph_specs(config: GraphConfig) -> list[NodeSpec]:
     """The nodes of the graph, sim node first when `use_sim`."""
-    model = {'checkpoint': config.checkpoint, 'scene': config.scene}
+    model = {'checkpoint': config.checkpoint, 'scene': config.scene, 'device': config.device}
     remappings = _remappings(config)
     arming = _arming(config)
     stale = config.watchdog_ticks / config.control_rate_hz
@@ -161,6 +169,7 @@ LAUNCH_ARGUMENTS = {
     'checkpoint': ('', help_of(GraphConfig, 'checkpoint')),
     'scene': ('', help_of(GraphConfig, 'scene') + ' (empty: panda)'),
     'task': ('', help_of(GraphConfig, 'task') + ' (empty: reach_light)'),
+    'device': ('', help_of(GraphConfig, 'device') + ' (empty: cpu)'),
     'control_rate': ('', help_of(GraphConfig, 'control_rate_hz') + '; the sim camera runs at '
                          'the same rate (empty: 12.0)'),
     'namespace': ('', 'ROS namespace of every node'),
@@ -193,6 +202,7 @@ LAUNCH_PARAMETERS = {
     'checkpoint': ('checkpoint',),
     'scene': ('scene',),
     'task': ('task',),
+    'device': ('device',),
     'control_rate': ('control_rate_hz', 'camera_rate_hz'),
     'bag': ('bag',),
     'episodes': ('episodes',),
@@ -220,7 +230,8 @@ def graph_config_from_launch(values: dict[str, str], use_sim: bool) -> GraphConf
         topics['camera_topic'] = load_scene(scene).camera_topic or GraphConfig.camera_topic
     return GraphConfig(use_sim=use_sim, checkpoint=given.get('checkpoint', ''), scene=scene,
                        task=given.get('task', GraphConfig.task), control_rate_hz=rate,
-                       camera_rate_hz=rate, **topics)  # fmt: skip
+                       device=given.get('device', GraphConfig.device), camera_rate_hz=rate,
+                       **topics)  # fmt: skip
 
 
 def explore_specs_from_launch(values: dict[str, str]) -> list[NodeSpec]:

@@ -29,6 +29,7 @@ import torch
 from jepa_ros.configurator import PLANNERS
 from jepa_ros.cost.cost import CostConfig, energy_weights, latent_distance
 from jepa_ros.data.dataset import ExplorationDataset
+from jepa_ros.device import model_device
 from jepa_ros.envs.gym_world import (
     episode_env_seed,
     GymStep,
@@ -103,7 +104,8 @@ class RandomGymPolicy:
 class LatentGoalPolicy:
     """Mode-2 on a gymnasium world: encode the frames, plan action sequences (S, H, A) within
     the Box by minimising the goal energy of the world model's rollouts (the proprio-grounded
-    latent dims weigh 1, the free ones `learned_weight`), take the first action."""
+    latent dims weigh 1, the free ones `learned_weight`), take the first action. The model runs
+    on its device; the search stays on the CPU."""
 
     def __init__(
         self,
@@ -116,6 +118,7 @@ class LatentGoalPolicy:
         goal_proprio: slice | None = None,
     ) -> None:
         self.model = model
+        self.device = model_device(model)
         self.low, self.high = low, high
         limit = float(np.abs(np.stack([low, high])).max())
         self.planner = PLANNERS[planner](replace(planner_config, action_limit=limit), low.size)
@@ -127,13 +130,15 @@ class LatentGoalPolicy:
             if not grounded.any():
                 raise GymWorldError(f'goal_proprio {goal_proprio} selects no proprio component')
             self.weights[: model.config.proprio_dim] = grounded
+        self.weights = self.weights.to(self.device)
         self.box = (torch.from_numpy(low).float(), torch.from_numpy(high).float())  # (A,) x2
         self.goal: torch.Tensor | None = None
 
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> torch.Tensor:
-        """(V, H, W, 3) uint8 -> (D,)."""
-        return self.model.encode(torch.from_numpy(np.ascontiguousarray(images))[None])[0]
+        """(V, H, W, 3) uint8 -> (D,), on the model's device."""
+        pixels = torch.from_numpy(np.ascontiguousarray(images))[None].to(self.device)
+        return self.model.encode(pixels)[0]
 
     def reset(self, goal_images: np.ndarray) -> None:
         self.goal = self.encode(goal_images)
@@ -147,10 +152,11 @@ class LatentGoalPolicy:
         low, high = self.box
 
         def cost(actions: torch.Tensor) -> torch.Tensor:  # (S, H, A) -> (S,)
-            actions = torch.maximum(torch.minimum(actions, high), low)
+            actions = torch.maximum(torch.minimum(actions, high), low).to(self.device)
             predicted = self.model.rollout(latent.expand(len(actions), -1), actions)  # (S, H, D)
             energy = latent_distance(predicted, self.goal, self.distance, self.weights)
-            return energy.mean(dim=1) if self.reduction == 'sum' else energy[:, -1]
+            energy = energy.mean(dim=1) if self.reduction == 'sum' else energy[:, -1]
+            return energy.cpu()
 
         plan, info = self.planner.plan(cost)
         action = np.clip(plan[0].numpy().astype(np.float64), self.low, self.high)

@@ -13,6 +13,7 @@ from jepa_ros.envs.arm_world import ArmWorld, Observation
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.evaluation import EpisodeResult, summarize
 from jepa_ros.limits import JointLimits
+from jepa_ros.mode1 import ActorMode, PolicyConfig, ReactivePolicy
 from jepa_ros.planning import CEMPlanner, PlannerConfig
 from jepa_ros.world_model import WorldModel, WorldModelConfig
 
@@ -158,3 +159,52 @@ def test_joint_limits_from_the_scene_urdf_match_the_simulator(tiny_scene):
         np.testing.assert_allclose(limits.lower, world.limits.lower)
         np.testing.assert_allclose(limits.upper, world.limits.upper)
         assert limits.max_step == world.limits.max_step == tiny_scene.max_step_rad
+
+
+def constant_policy(action: np.ndarray, horizon: int = 3) -> ReactivePolicy:
+    """A mode-1 policy that proposes `action` (A,) at every step, whatever the latents."""
+    policy = ReactivePolicy(PolicyConfig(latent_dim=16, action_dim=4, horizon=horizon))
+    last = policy.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(
+            torch.atanh(torch.as_tensor(action, dtype=torch.float32) / 0.1).repeat(horizon)
+        )
+    return policy.eval()
+
+
+def mode_actor(parts, mode: str, policy=None, samples: int = 32) -> Actor:
+    model, cost, limits, _ = parts
+    config = PlannerConfig(horizon=3, samples=samples, elites=min(4, samples), seed=7,
+                           action_limit=0.1)  # fmt: skip
+    return Actor(model, CEMPlanner(config, 4), cost, limits, policy=policy,
+                 mode=ActorMode(mode))  # fmt: skip
+
+
+def test_each_actor_mode_serves_the_tick_it_says(parts):
+    model, _, _, observation = parts
+    step = np.array([0.05, -0.03, 0.0, 0.02])
+    policy = constant_policy(step)
+    latent = torch.zeros(16)
+    # mode1: the policy's first action, no planning
+    action, info = mode_actor(parts, 'mode1', policy).act(latent, observation.joints, latent)
+    np.testing.assert_allclose(action, step, atol=1e-6)
+    assert info['mode'] == 'mode1'
+    # mode1_checked: taken where the model predicts it lowers the goal energy ...
+    toward = model.predict(latent[None], torch.from_numpy(step).float()[None])[0]
+    checked = mode_actor(parts, 'mode1_checked', policy)
+    action, info = checked.act(latent, observation.joints, toward)
+    assert info['mode'] == 'mode1'
+    np.testing.assert_allclose(action, step, atol=1e-6)
+    # ... else mode-2 plans the tick (at the goal already: any step raises the energy)
+    action, info = checked.act(latent, observation.joints, latent)
+    assert info['mode'] == 'mode2' and 'cost_goal' in info
+    # mode2_warm: the search starts from the policy's sequence (one sample: the mean itself)
+    warm = mode_actor(parts, 'mode2_warm', policy, samples=1)
+    action, info = warm.act(latent, observation.joints, toward)
+    assert info['mode'] == 'mode2_warm'
+    np.testing.assert_allclose(action, step, atol=1e-6)
+    cold, info = mode_actor(parts, 'mode2', samples=1).act(latent, observation.joints, toward)
+    assert info['mode'] == 'mode2' and np.allclose(cold, 0.0)
+    with pytest.raises(ValueError, match='needs a mode-1 policy'):
+        mode_actor(parts, 'mode1_checked')

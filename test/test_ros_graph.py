@@ -28,6 +28,7 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+import torch  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from jepa_ros.envs.arm_world import ArmWorld  # noqa: E402
@@ -208,13 +209,18 @@ def test_a_pipeline_at_half_the_control_rate_still_reaches_without_holds():
 
 
 def test_bad_goals_and_a_missing_model_give_a_status_and_no_command(tmp_path):
+    no_gpu = not torch.cuda.is_available()
     specs = [
         NodeSpec('configurator_node', {'checkpoint': str(tmp_path / 'missing.pt')}),
         NodeSpec('actor_node', {'checkpoint': str(tmp_path / 'missing.pt')}),
+        *([NodeSpec('perception_node', {'device': 'cuda'})] if no_gpu else []),
     ]
     with running(specs) as (graph, probe):
         probe.wait_for(lambda: probe.status_of('configurator_node', 'no model'), 30,
                        'the load error')  # fmt: skip
+        if no_gpu:  # a device torch cannot see: the node says so, and has no model
+            probe.wait_for(lambda: probe.status_of('perception_node', 'sees no CUDA GPU'), 30,
+                           'the device error')  # fmt: skip
         probe.wait_for(lambda: probe.count_subscribers('jepa/goal_image') > 0, 30,
                        'the configurator subscribing')  # fmt: skip
         image = np.zeros((96, 96, 3), dtype=np.uint8)

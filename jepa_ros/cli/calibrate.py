@@ -24,11 +24,18 @@ import torch
 from tqdm import tqdm
 
 from jepa_ros.calibration import calibrate, calibration_figure
-from jepa_ros.cli.eval import add_ros_arguments, add_task_arguments, ros_results, task_from_args
+from jepa_ros.cli.eval import (
+    add_ros_arguments,
+    add_task_arguments,
+    ros_results,
+    task_from_args,
+)
 from jepa_ros.configurator import build_actor, TaskError
+from jepa_ros.device import resolve_device
 from jepa_ros.envs.arm_world import ArmWorld
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.evaluation import JepaPolicy, make_pairs, run_episode
+from jepa_ros.mode1 import policy_for
 from jepa_ros.world_model.checkpoint import load_checkpoint
 
 
@@ -55,10 +62,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.checkpoint is None:
             raise TaskError('--checkpoint is required (but with --ros)')
-        model, _ = load_checkpoint(args.checkpoint, scene=scene.to_dict())
+        device = resolve_device(args.device)
+        model, _ = load_checkpoint(args.checkpoint, scene=scene.to_dict(), device=device)
         with ArmWorld(scene, seed=args.seed) as world:
             pairs = make_pairs(world, args.episodes, args.seed)
-            policy = JepaPolicy(build_actor(model, scene, world.limits, task, args.seed))
+            mode1 = policy_for(task.actor, model, args.policy or '')
+            policy = JepaPolicy(build_actor(model, scene, world.limits, task, args.seed, mode1))
             bar = tqdm(pairs, desc='calibrate', unit='episode')
             results = [run_episode(world, policy, start, goal, args.budget) for start, goal in bar]
     report = calibrate(results, task.monitor)

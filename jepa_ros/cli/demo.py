@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from jepa_ros.device import add_device_argument, DeviceError, resolve_device
 from jepa_ros.graph import GraphConfig
 
 
@@ -31,18 +32,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--control-rate',
         type=float,
-        default=12.0,
-        help='commands (and sim camera frames) per second (default 12)',
+        help="commands (and sim camera frames) per second (default: the task's actor."
+        'control_rate_hz if it sets one, else 12)',
     )
     parser.add_argument('--out', type=Path, default=Path('demo'),
                         help='folder for demo.json and its three plots')  # fmt: skip
     parser.add_argument('--namespace', default='', help='ROS namespace of every node')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    add_device_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.goals < 1 or args.budget < 1:
         raise DemoError('--goals and --budget must be >= 1')
+    try:
+        resolve_device(args.device)  # one torch cannot see stops here, not in every node
+    except DeviceError as exc:
+        raise DemoError(str(exc)) from None
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     try:
         from jepa_ros.nodes.demo import run_demo
@@ -57,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
         summary_line,
     )
 
+    rate = args.control_rate or _task(args).actor.control_rate_hz or GraphConfig.control_rate_hz
     config = GraphConfig(checkpoint=args.checkpoint, scene=args.scene, task=args.task,
-                         control_rate_hz=args.control_rate, camera_rate_hz=args.control_rate,
-                         max_ticks=args.budget)  # fmt: skip
+                         control_rate_hz=rate, camera_rate_hz=rate, max_ticks=args.budget,
+                         device=args.device)  # fmt: skip
     print('starting the graph: sim, perception, world model, guardrail, actor, configurator')
     try:
         records, latencies, counters = run_demo(
@@ -87,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _success_energy(args) -> float:
+def _task(args):
     from jepa_ros.configurator import load_task
 
-    return load_task(args.task).monitor.success_energy
+    return load_task(args.task)
+
+
+def _success_energy(args) -> float:
+    return _task(args).monitor.success_energy

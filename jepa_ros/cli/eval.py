@@ -43,6 +43,7 @@ from jepa_ros.configurator import (
     TaskError,
     TaskMonitor,
 )
+from jepa_ros.device import add_device_argument, model_device, resolve_device
 from jepa_ros.envs.arm_world import ArmWorld
 from jepa_ros.envs.scene import load_scene, SceneConfig
 from jepa_ros.evaluation import (
@@ -57,6 +58,7 @@ from jepa_ros.evaluation import (
     summarize,
 )  # fmt: skip
 from jepa_ros.evaluation_plot import eval_figure, eval_gif
+from jepa_ros.mode1 import ActorMode, policy_for
 from jepa_ros.world_model.checkpoint import load_checkpoint
 from jepa_ros.world_model.model import WorldModel
 
@@ -77,6 +79,12 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--iterations', type=int, help="override the task's planner iterations")
     parser.add_argument('--threads', type=int, default=os.cpu_count() or 1, help='CPU threads')
     parser.add_argument('--scene', default='panda', help='scene YAML path or shipped name')
+    add_device_argument(parser)  # --ros: the graph's nodes have their own `device` parameter
+    parser.add_argument(
+        '--policy', type=Path,
+        help="mode-1 policy (jepa-ros distill) for a task whose actor mode needs one "
+             '(default: the shipped models/jepa_panda_mode1.pt)',
+    )  # fmt: skip
 
 
 def add_ros_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     args.policies = args.policies or list(POLICIES)
     task = task_from_args(args)
     scene = load_scene(args.scene)
-    model, _ = load_checkpoint(args.checkpoint, scene=scene.to_dict())
+    device = resolve_device(args.device)
+    model, _ = load_checkpoint(args.checkpoint, scene=scene.to_dict(), device=device)
     results, summaries = {}, {}
     main = args.policies[0]
     guardrails = scene_guardrails(scene) if args.gate else None
@@ -200,10 +209,13 @@ def make_policy(
     if name in ('jepa', 'untrained'):
         if name == 'untrained':
             torch.manual_seed(args.seed)
-            model = WorldModel(model.config).eval()
+            model = WorldModel(model.config).eval().to(model_device(model))
+            task = replace(task, actor=ActorMode())  # plans: no policy was distilled from it
         # Thresholds are calibrated for the trained model; the untrained ablation plans throughout
         monitor = None if args.no_monitor or name == 'untrained' else TaskMonitor(task.monitor)
-        return JepaPolicy(build_actor(model, scene, world.limits, task, args.seed), monitor)
+        policy = policy_for(task.actor, model, args.policy or '')
+        actor = build_actor(model, scene, world.limits, task, args.seed, policy)
+        return JepaPolicy(actor, monitor)
     if name == 'random':
         return RandomPolicy(scene.max_step_rad, scene.action_dim, args.seed)
     return OraclePolicy()

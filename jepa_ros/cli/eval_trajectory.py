@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from jepa_ros.configurator import TaskError
 from jepa_ros.data.dataset import ExplorationDataset
+from jepa_ros.device import model_device, resolve_device
 from jepa_ros.envs.gym_world import GymWorld, GymWorldConfig, GymWorldError
 from jepa_ros.trajectory_eval import (
     LatentGoalPolicy,
@@ -83,7 +84,7 @@ def run_trajectories(args: argparse.Namespace, task) -> int:
     if data.world is None:
         raise TaskError(f'{args.trajectories} is arm data; --trajectories takes a gymnasium '
                         "world's (jepa-ros collect --env)")  # fmt: skip
-    model, metadata = load_checkpoint(args.checkpoint)
+    model, metadata = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
     check_world(metadata.get('world'), data.world, f'checkpoint {args.checkpoint}')
     try:
         rule = SuccessRule(args.success, args.tolerance, args.angles)
@@ -135,7 +136,7 @@ def make_gym_policy(name: str, model: WorldModel, world: GymWorld, task, args):
         return RandomGymPolicy(world.action_low, world.action_high, args.seed)
     if name == 'untrained':
         torch.manual_seed(args.seed)
-        model = WorldModel(model.config).eval()
+        model = WorldModel(model.config).eval().to(model_device(model))
     planner_config = replace(task.planner_config, seed=args.seed)
     return LatentGoalPolicy(model, task.planner, planner_config, task.cost, world.action_low,
                             world.action_high, args.goal_proprio)  # fmt: skip

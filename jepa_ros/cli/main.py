@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from jepa_ros import __version__
-from jepa_ros.cli import calibrate, collect, demo, import_bag, probe, scene, train
+from jepa_ros.cli import calibrate, collect, demo, distill, import_bag, probe, scene, train
 from jepa_ros.cli import eval as evaluate
 from jepa_ros.configurator import TaskError
 from jepa_ros.data.collect import CollectError
@@ -17,7 +17,7 @@ from jepa_ros.world_model.checkpoint import CheckpointError
 
 COMMANDS = {
     'demo': demo, 'collect': collect, 'train': train, 'probe': probe, 'eval': evaluate,
-    'calibrate': calibrate, 'scene': scene, 'import-bag': import_bag,
+    'calibrate': calibrate, 'scene': scene, 'import-bag': import_bag, 'distill': distill,
 }  # fmt: skip
 USER_ERRORS = (
     demo.DemoError,

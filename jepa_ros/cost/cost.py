@@ -77,7 +77,7 @@ def latent_distance(
 ) -> torch.Tensor:
     """(..., D), (..., D) -> (...); `weights` (D,) weigh the dims (default all 1)."""
     if weights is None:
-        weights = torch.ones(a.shape[-1])
+        weights = torch.ones(a.shape[-1], device=a.device)
     if kind == 'l2':
         return ((a - b).pow(2) * weights).sum(dim=-1) / weights.sum()
     if kind == 'l1':
@@ -114,7 +114,8 @@ class TrajectoryCost:
     `ee_dims`: the latent dims grounded in the end-effector position (`proprio_link_dims`).
 
     __call__(latent (D,), goal (D,), joints (A,), actions (S, H, A)) -> (total (S,), terms)
-    where `terms` maps each name in TERMS to its weighted (S,) contribution.
+    where `terms` maps each name in TERMS to its weighted (S,) contribution. The latents are on
+    the model's device, joints and actions on the CPU, and so are the results.
     """
 
     TERMS = ('goal', 'joint_limits', 'clearance', 'obstacles', 'step', 'smoothness')
@@ -135,7 +136,10 @@ class TrajectoryCost:
         self.joint_lower = torch.as_tensor(joint_lower, dtype=torch.float32)  # (A,)
         self.joint_upper = torch.as_tensor(joint_upper, dtype=torch.float32)  # (A,)
         self.config = config
-        self.weights = energy_weights(model.config, ee_dims, config)  # (D,)
+        # The world model's terms run where the model is (a GPU with `--device`); the
+        # guardrail terms, the search and the actions stay on the CPU
+        self.device = next(model.parameters()).device
+        self.weights = energy_weights(model.config, ee_dims, config).to(self.device)  # (D,)
 
     def goal_energy(self, latents: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """Energy of latents (..., D) against the goal (D,): (...)."""
@@ -147,9 +151,11 @@ class TrajectoryCost:
         cfg = self.config
         s, h, _ = actions.shape
         # Roll out the world model and score the goal energy
-        predicted = self.model.rollout(latent.expand(s, -1), actions)  # (S, H, D)
+        on_model = actions.to(self.device)
+        predicted = self.model.rollout(latent.expand(s, -1), on_model)  # (S, H, D)
         energy = self.goal_energy(predicted, goal)  # (S, H)
         goal_term = energy.mean(dim=1) if cfg.reduction == 'sum' else energy[:, -1]
+        goal_term = goal_term.to(actions.device)
         terms = {'goal': cfg.goal_weight * goal_term}
         terms.update(self.guardrail_terms(joints, actions))
         total = torch.stack(list(terms.values())).sum(dim=0)

@@ -36,6 +36,7 @@ from jepa_ros.frames import FrameCounter, RateMeter
 from jepa_ros.graph import GraphConfig
 from jepa_ros.images import ImageError
 from jepa_ros.limits import JointLimits
+from jepa_ros.mode1 import policy_for
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
     declare,
@@ -54,11 +55,18 @@ from jepa_ros.nodes.common import (
     subscribe_newest,
     TASKS_FILE,
 )  # fmt: skip
+from jepa_ros.world_model.checkpoint import CheckpointError
 
 PARAMETERS = {
     **MODEL_PARAMETERS,
     'task': ParameterSpec('reach_light', help_of(GraphConfig, 'task')),
     'tasks_file': TASKS_FILE,
+    'policy': ParameterSpec(
+        '',
+        'mode-1 policy (jepa-ros distill) for a task whose actor mode needs one; empty: '
+        'the shipped models/jepa_panda_mode1.pt',
+        read_only=True,
+    ),
     'control_rate_hz': ParameterSpec(10.0, help_of(GraphConfig, 'control_rate_hz'), 0.1, 1000.0),
     'seed': ParameterSpec(0, 'seed of the planner', read_only=True),
 }
@@ -74,7 +82,8 @@ class ActorNode(Node):
         self.task = load_task(self.params['task'], self.params['tasks_file'] or None)
         self.actor = None
         self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
-                              prepare=self.prepare_actor)  # fmt: skip
+                              prepare=self.prepare_actor,
+                              device=self.params['device'])  # fmt: skip
         self.goal: torch.Tensor | None = None
         self.joints = JointReader(self, self.scene.controlled_joints)  # read when planning
         self.lock = threading.Lock()  # goal, joints and the actor, across callback groups
@@ -99,9 +108,23 @@ class ActorNode(Node):
     def validate_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
             reason = parameter_error(parameter, self.params['tasks_file'])
+            if reason is None and parameter.name == 'task':
+                reason = self.policy_error(parameter.value)
             if reason is not None:
                 return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
+
+    def policy_error(self, task_name: str) -> str | None:
+        """Why `task_name` cannot run here: its actor mode needs a policy that is missing or
+        was distilled from another model (None if it can, or before the model is loaded)."""
+        task, model = load_task(task_name, self.params['tasks_file'] or None), self.slot.model
+        if model is None:
+            return None
+        try:
+            policy_for(task.actor, model, self.params['policy'])
+        except CheckpointError as exc:
+            return f'task {task_name!r}: {exc}'
+        return None
 
     def apply_parameters(self, parameters) -> None:
         for parameter in parameters:
@@ -117,7 +140,9 @@ class ActorNode(Node):
     def prepare_actor(self, model) -> None:
         """The task's actor for `model`, its cost traced now (not on a control tick), then
         swapped in between two plans."""
-        actor = build_actor(model, self.scene, self.limits, self.task, self.params['seed'])
+        policy = policy_for(self.task.actor, model, self.params['policy'])
+        actor = build_actor(model, self.scene, self.limits, self.task, self.params['seed'],
+                            policy)  # fmt: skip
         actor.term_costs()
         with self.lock:
             self.actor = actor
@@ -172,8 +197,8 @@ class ActorNode(Node):
             return
         moved = joints - then  # since the frame was taken
         with torch.no_grad():
-            current = actor.catch_up(torch.from_numpy(latent), moved)
-            action, info = actor.act(current, joints, goal)
+            current = actor.catch_up(actor.latent(latent), moved)
+            action, info = actor.act(current, joints, goal.to(actor.device))
         self.rate.tick(now)
         self.last_plan = now
         self.publish(joints + action)
@@ -182,6 +207,7 @@ class ActorNode(Node):
         tick_ms = 1000 * (time.perf_counter() - received)
         self.status.report(OK, self.rate_message(tick_ms), mode=self.mode, ticks=self.ticks,
                            goal_energy=info['goal_energy'], plan_ms=info['plan_ms'],
+                           actor_mode=info['mode'],
                            upstream_ms=1000 * (now - stamp), callback_ms=tick_ms,
                            latency_ms=1000 * (done - stamp), rate_hz=self.rate.hz or 0.0,
                            caught_up_rad=float(np.abs(moved).max()),

@@ -59,6 +59,7 @@ DEFAULT_CHECKPOINT = 'jepa_panda.pt'
 MODEL_PARAMETERS = {
     'checkpoint': ParameterSpec('', help_of(GraphConfig, 'checkpoint'), read_only=True),
     'scene': ParameterSpec('panda', help_of(GraphConfig, 'scene'), read_only=True),
+    'device': ParameterSpec('cpu', help_of(GraphConfig, 'device'), read_only=True),
 }
 TASKS_FILE = ParameterSpec(
     '', 'another tasks YAML; empty: the shipped config/tasks.yaml', read_only=True
@@ -392,12 +393,25 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
+def encode_frame(model, image: np.ndarray) -> np.ndarray:
+    """One camera image (H, W, 3) uint8, already the model's size -> its latent (D,) float32,
+    encoded on the model's device."""
+    import torch
+
+    from jepa_ros.device import model_device
+
+    pixels = torch.from_numpy(np.ascontiguousarray(image))[None, None].to(model_device(model))
+    with torch.no_grad():
+        return model.encode(pixels)[0].cpu().numpy()
+
+
 class ModelSlot:
     """Loads the world model after the node is up (so the node answers, and reports, while it
     loads or if the checkpoint is bad). `model` is None until loaded; `error` says why not.
     The model's state is re-reported once a second, so a late `jepa/status` listener sees it.
     `prepare(model)` runs before the model is published and reported loaded (warm-up work that
-    should not land on the first control tick)."""
+    should not land on the first control tick). The model runs on `device` (`--device` names:
+    cpu, cuda, mps, auto); one torch cannot see is a load error that says so."""
 
     def __init__(
         self,
@@ -406,6 +420,7 @@ class ModelSlot:
         scene,
         status: StatusReporter,
         prepare: Callable[[Any], None] | None = None,
+        device: str = 'cpu',
     ) -> None:
         from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 
@@ -414,22 +429,24 @@ class ModelSlot:
         self.error = 'the model is still loading'
         self.message = ''
         self._node, self._checkpoint, self._scene, self._status = node, checkpoint, scene, status
+        self._device = device
         group = MutuallyExclusiveCallbackGroup()
         self._timer = node.create_timer(0.0, self._load, callback_group=group)
         node.create_timer(1.0, self._report, callback_group=group)
 
     def _load(self) -> None:
+        from jepa_ros.device import resolve_device
         from jepa_ros.world_model.checkpoint import CheckpointError, load_checkpoint
 
         self._timer.cancel()
         try:
             path = checkpoint_path(self._checkpoint)
             scene = self._scene.to_dict() if self._scene is not None else None
-            model, _ = load_checkpoint(path, scene=scene)
+            model, _ = load_checkpoint(path, scene=scene, device=resolve_device(self._device))
             if self._prepare is not None:
                 self._prepare(model)
             self.model = model
-        except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        except (CheckpointError, FileNotFoundError, ValueError) as exc:  # DeviceError too
             self.error = f'no model: {exc}'
         else:
             self.error, self.message = '', f'model loaded from {path}'

@@ -39,6 +39,7 @@ from jepa_ros.images import fit_image, ImageError
 from jepa_ros.nodes.common import (
     COMMAND_QOS,
     declare,
+    encode_frame,
     ERROR,
     LATCHED_QOS,
     latent_from_msg,
@@ -77,7 +78,8 @@ class ConfiguratorNode(Node):
         self.params = declare(self, PARAMETERS)
         self.scene = load_scene(self.params['scene'])
         self.status = StatusReporter(self, 'configurator')
-        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
+        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
+                              device=self.params['device'])  # fmt: skip
         self.lock = threading.Lock()
         self.set_task(self.params['task'])
         self.goal: np.ndarray | None = None
@@ -145,7 +147,7 @@ class ConfiguratorNode(Node):
             return
         cfg = model.config
         image = fit_image(image, cfg.image_height, cfg.image_width)
-        goal = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
+        goal = encode_frame(model, image)
         with self.lock:
             self.goal, self.weights = goal, self.energy_weights(model)
             self.latents.drain()  # frames from before the goal are not its ticks

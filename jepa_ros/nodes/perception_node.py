@@ -20,6 +20,7 @@ from jepa_ros.frames import FrameCounter
 from jepa_ros.images import fit_image, ImageError
 from jepa_ros.nodes.common import (
     declare,
+    encode_frame,
     ERROR,
     latent_msg,
     MODEL_PARAMETERS,
@@ -42,7 +43,7 @@ class PerceptionNode(Node):
         self.params = declare(self, PARAMETERS)
         self.status = StatusReporter(self, 'perception')
         self.slot = ModelSlot(self, self.params['checkpoint'], load_scene(self.params['scene']),
-                              self.status)  # fmt: skip
+                              self.status, device=self.params['device'])  # fmt: skip
         self.publisher = self.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
         self.frames = FrameCounter()
         subscribe_newest(self, Image, 'camera/image_raw', self.on_image, self.frames)
@@ -64,7 +65,7 @@ class PerceptionNode(Node):
             self.status.report(ERROR, f'this node feeds one camera; the model takes {cfg.views}')
             return
         image = fit_image(image, cfg.image_height, cfg.image_width)
-        latent = model.encode(torch.from_numpy(image)[None, None])[0].numpy()
+        latent = encode_frame(model, image)
         self.publisher.publish(latent_msg(latent, msg.header))
         self.status.report_every(0.5, 'encoding', **self.frames.report('frames'),
                                  encode_ms=1000 * (time.perf_counter() - start))  # fmt: skip

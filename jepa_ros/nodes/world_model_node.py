@@ -15,6 +15,7 @@ from sensor_msgs.msg import Image
 import torch
 
 from jepa_ros.describe import ParameterSpec
+from jepa_ros.device import model_device
 from jepa_ros.envs.scene import load_scene
 from jepa_ros.frames import FrameCounter
 from jepa_ros.images import ImageError
@@ -48,7 +49,8 @@ class WorldModelNode(Node):
         self.params = declare(self, PARAMETERS)
         self.scene = load_scene(self.params['scene'])
         self.status = StatusReporter(self, 'world_model')
-        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status)
+        self.slot = ModelSlot(self, self.params['checkpoint'], self.scene, self.status,
+                              device=self.params['device'])  # fmt: skip
         self.publisher = self.create_publisher(Image, 'jepa/predicted_latent', SENSOR_QOS)
         self.latents = FrameCounter()
         subscribe_newest(self, Image, 'jepa/latent', self.on_latent, self.latents)
@@ -80,13 +82,16 @@ class WorldModelNode(Node):
         if previous is None or joints is None:
             return
         # a_t: the joint change measured between the two frames
+        device = model_device(model)
         action = torch.from_numpy((joints - previous[1]).astype(np.float32))[None]
-        predicted = model.predict(torch.from_numpy(previous[0])[None], action)
-        surprise = float(model.distance(predicted, torch.from_numpy(latent)[None]))
-        self.publisher.publish(latent_msg(predicted[0].numpy(), msg.header))
+        predicted = model.predict(torch.from_numpy(previous[0])[None].to(device),
+                                  action.to(device))  # fmt: skip
+        surprise = float(model.distance(predicted, torch.from_numpy(latent)[None].to(device)))
+        self.publisher.publish(latent_msg(predicted[0].cpu().numpy(), msg.header))
+        action_rad = float(np.abs(joints - previous[1]).max())
         values = {
             'surprise': surprise,
-            'action_rad': np.abs(action.numpy()).max(),
+            'action_rad': action_rad,
             **self.latents.report('latents'),
         }
         if surprise > self.params['surprise_warn']:

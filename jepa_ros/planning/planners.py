@@ -65,6 +65,15 @@ class _SamplingPlanner:
         self._warm = None
         self.generator.manual_seed(self.config.seed)
 
+    def warm_start(self, sequence: torch.Tensor) -> None:
+        """Start the next plan's search from `sequence` (T, A) (e.g. mode-1's proposal): cut
+        to the horizon, or held at its last action up to it; clipped to the action limit."""
+        h, limit = self.config.horizon, self.config.action_limit
+        sequence = sequence.detach().float().cpu()[:h]
+        if len(sequence) < h:
+            sequence = torch.cat([sequence, sequence[-1:].expand(h - len(sequence), -1)])
+        self._warm = sequence.clamp(-limit, limit)
+
     def plan(self, cost: SequenceCost) -> tuple[torch.Tensor, dict[str, float]]:
         """Search for the action sequence (H, A) of lowest cost.
 

@@ -59,9 +59,12 @@ def read_payload(path: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(
-    path: Path, latent_dim: int | None = None, scene: dict[str, Any] | None = None
+    path: Path,
+    latent_dim: int | None = None,
+    scene: dict[str, Any] | None = None,
+    device: torch.device | str = 'cpu',
 ) -> tuple[WorldModel, dict[str, Any]]:
-    """Load a model in eval mode and its metadata. If `latent_dim` or `scene` (a
+    """Load a model in eval mode, on `device`, and its metadata. If `latent_dim` or `scene` (a
     `SceneConfig.to_dict()`) are given, refuse a checkpoint made for another one."""
     payload = read_payload(path)
     known = {f.name for f in fields(WorldModelConfig)}
@@ -79,7 +82,7 @@ def load_checkpoint(
     except RuntimeError as exc:
         raise CheckpointError(f'checkpoint {path} does not fit its own config ({exc})') from None
     model.eval()
-    return model, metadata
+    return model.to(device), metadata
 
 
 GYM_WORLD_KEYS = ('env', 'proprio', 'width', 'height', 'stack')
