@@ -41,8 +41,11 @@ KEYS = (
 HERE = Path(__file__).resolve().parent.parent
 
 
-def run_once(source: Path, goals: int, out: Path, cpus: set[int] | None) -> dict:
-    """One `jepa-ros demo` from the source tree `source`, pinned to `cpus` if given."""
+def run_once(
+    source: Path, goals: int, out: Path, cpus: set[int] | None, task: str | None = None
+) -> dict:
+    """One `jepa-ros demo` (of `task` if given) from the source tree `source`, pinned to
+    `cpus` if given."""
     command = [
         sys.executable,
         '-m',
@@ -52,6 +55,7 @@ def run_once(source: Path, goals: int, out: Path, cpus: set[int] | None) -> dict
         str(goals),
         '--out',
         str(out),
+        *(['--task', task] if task else []),
     ]
     env = {**os.environ, 'PYTHONPATH': str(source)}
     pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
@@ -159,6 +163,7 @@ def main() -> int:
     parser.add_argument(
         '--compare', type=Path, help='another source tree whose demo alternates with this one'
     )
+    parser.add_argument('--task', help="the demo's --task (default: the demo's default)")
     parser.add_argument('--json', type=Path, required=True)
     args = parser.parse_args()
     if args.runs < 1 or args.goals < 1 or args.busy < 0:
@@ -173,7 +178,8 @@ def main() -> int:
             for index in range(args.runs):
                 for name, source in sources.items():
                     out = Path(tmp) / f'{name}{index}'
-                    runs.append({'source': name, **run_once(source, args.goals, out, cpus)})
+                    measured = run_once(source, args.goals, out, cpus, args.task)
+                    runs.append({'source': name, **measured})
                     r = runs[-1]
                     growth = r['latency_growth']  # None from a tree that does not report it
                     print(

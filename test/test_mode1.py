@@ -88,6 +88,12 @@ def test_mode2_targets_are_reproducible_plans_within_the_limit(tiny_scene):
     torch.testing.assert_close(first, second)
     assert float(first.abs().max()) <= tiny_scene.max_step_rad + 1e-6
     assert not torch.allclose(first[0], first[1]), 'each pair its own plan'
+    # Searches chained from the last plan (mode-2's warm start): other, reproducible plans
+    chained = plan_targets(actor, latents, joints, goals, seed=5, searches=2)
+    torch.testing.assert_close(chained, plan_targets(actor, latents, joints, goals, 5,
+                                                     searches=2))  # fmt: skip
+    assert not torch.allclose(chained, first)
+    assert float(chained.abs().max()) <= tiny_scene.max_step_rad + 1e-6
 
 
 def test_the_fit_learns_a_mapping_it_can_represent():

@@ -138,7 +138,7 @@ def labels(args, config, actor, dataset, frames, latents, goals) -> torch.Tensor
     the same checkpoint, data, task and settings, else computed (with a progress bar) and
     saved."""
     key = {'checkpoint': str(args.checkpoint), 'data': str(args.data), 'task': args.task,
-           'pairs': config.pairs, 'seed': config.seed}  # fmt: skip
+           'pairs': config.pairs, 'searches': config.searches, 'seed': config.seed}  # fmt: skip
     path = args.out / TARGETS_FILE
     if path.is_file():
         try:
@@ -150,6 +150,7 @@ def labels(args, config, actor, dataset, frames, latents, goals) -> torch.Tensor
             return saved['targets']
     joints = dataset.get('joints', frames).astype(np.float64)
     with tqdm(total=len(frames), desc='label', unit='plan', dynamic_ncols=True) as bar:
-        targets = plan_targets(actor, latents, joints, goals, config.seed, progress=bar.update)
+        targets = plan_targets(actor, latents, joints, goals, config.seed, bar.update,
+                               config.searches)  # fmt: skip
     write_atomic(path, {'format_version': 1, 'key': key, 'targets': targets})
     return targets

@@ -31,6 +31,11 @@ class DistillConfig:
     """How much mode-2 to imitate, and how to fit it."""
 
     pairs: int = field(default=12000, metadata={'help': 'hindsight (frame, goal) pairs labelled'})
+    searches: int = field(
+        default=1,
+        metadata={'help': 'searches per pair, each started from the last plan (as mode-2 warm '
+                          'starts on the robot, where a cold search makes short steps)'},
+    )  # fmt: skip
     steps: int = field(default=4000, metadata={'help': 'policy training steps'})
     batch_size: int = field(default=256, metadata={'help': 'pairs per training step'})
     lr: float = field(default=1e-3, metadata={'help': 'AdamW learning rate (cosine decay)'})
@@ -39,7 +44,7 @@ class DistillConfig:
     seed: int = field(default=0, metadata={'help': 'seed of the pairs, the search and the fit'})
 
     def __post_init__(self) -> None:
-        for name in ('pairs', 'steps', 'batch_size'):
+        for name in ('pairs', 'searches', 'steps', 'batch_size'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if not 0 < self.holdout < 1:
@@ -77,9 +82,11 @@ def plan_targets(
     goals: torch.Tensor,
     seed: int,
     progress: Progress = lambda n: None,
+    searches: int = 1,
 ) -> torch.Tensor:
-    """Mode-2's plan for each (latent (N, D), joints (N, A), goal (N, D)): (N, H, A), each from
-    a fresh search seeded `seed + n` (independent, reproducible labels)."""
+    """Mode-2's plan for each (latent (N, D), joints (N, A), goal (N, D)): (N, H, A), from a
+    fresh search seeded `seed + n` (independent, reproducible labels), then `searches - 1` more
+    each started from the last plan."""
     terms = actor.term_costs()
 
     def cost_of(n: int):
@@ -91,6 +98,9 @@ def plan_targets(
         actor.planner.reset()
         actor.planner.generator.manual_seed(seed + n)
         plan, _ = actor.planner.plan(cost_of(n))
+        for _ in range(searches - 1):
+            actor.planner.warm_start(plan)
+            plan, _ = actor.planner.plan(cost_of(n))
         plans.append(plan.cpu())
         progress(1)
     return torch.stack(plans)
