@@ -114,7 +114,7 @@ class Actor:
                 mode == 'mode1_checked' and self._lowers(latent, goal, first, energy)
             ):
                 action, info = first, {'mode': 'mode1'}
-                self.planner.reset()  # a later plan starts from the policy, not an old plan
+                self.planner.reset()  # no stale warm start: a later plan starts afresh
             else:
                 self.planner.warm_start(proposal)
                 action, info = self._plan(latent, joints, goal)

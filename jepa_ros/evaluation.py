@@ -22,6 +22,7 @@ from jepa_ros.envs.kinematics import ee_position_function
 from jepa_ros.guardrails import GuardrailConfig, Guardrails, Proposal
 
 SUCCESS_DISTANCE_M = 0.05
+PRECISE_DISTANCE_M = 0.02  # also reported: success at 2 cm
 
 
 class Policy(Protocol):
@@ -226,6 +227,7 @@ def summarize(results: list[EpisodeResult]) -> dict[str, Any]:
     plan_ms = [i['plan_ms'] for r in results for i in r.infos if 'plan_ms' in i]
     report = {
         'success_rate': float(success.mean()),
+        'success_rate_2cm': float((finals < PRECISE_DISTANCE_M).mean()),
         'median_final_distance_m': float(np.median(finals)),
         'median_steps_to_success': float(np.median(steps)) if steps else None,
         'plan_ms_p50': float(np.percentile(plan_ms, 50)) if plan_ms else None,

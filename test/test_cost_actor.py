@@ -146,8 +146,10 @@ def test_joint_limits_clip():
 def test_summary_of_episodes():
     hit = EpisodeResult(distances=[0.3, 0.1, 0.04, 0.02], infos=[{'plan_ms': 10.0}] * 3)
     miss = EpisodeResult(distances=[0.3, 0.2, 0.04, 0.06], infos=[{'plan_ms': 30.0}] * 3)
+    precise = EpisodeResult(distances=[0.3, 0.1, 0.019], infos=[{'plan_ms': 20.0}] * 2)
+    assert summarize([hit, miss, precise])['success_rate_2cm'] == pytest.approx(1 / 3)
     summary = summarize([hit, miss])
-    assert summary['success_rate'] == 0.5
+    assert summary['success_rate'] == 0.5 and summary['success_rate_2cm'] == 0.0
     assert summary['median_steps_to_success'] == 2.0
     assert summary['median_final_distance_m'] == pytest.approx(0.04)
     assert summary['plan_ms_p50'] == 20.0 and summary['episodes'] == 2
