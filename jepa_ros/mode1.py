@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from jepa_ros.device import model_device
 from jepa_ros.world_model.checkpoint import CheckpointError, write_atomic
 from jepa_ros.world_model.model import WorldModel
 
@@ -137,8 +138,7 @@ def load_policy(path: Path, model: WorldModel) -> tuple[ReactivePolicy, dict[str
     policy = ReactivePolicy(PolicyConfig(**{k: v for k, v in payload['config'].items()
                                             if k in known}))  # fmt: skip
     policy.load_state_dict(payload['state_dict'])
-    device = next(model.parameters()).device
-    return policy.eval().to(device), payload['metadata']
+    return policy.eval().to(model_device(model)), payload['metadata']
 
 
 def _read_policy(path: Path) -> dict[str, Any]:

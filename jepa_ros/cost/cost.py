@@ -19,6 +19,7 @@ import warnings
 import torch
 
 from jepa_ros.cost.clearance import ObstacleClearance
+from jepa_ros.device import model_device
 from jepa_ros.envs.kinematics import ForwardKinematics
 from jepa_ros.world_model.config import WorldModelConfig
 from jepa_ros.world_model.model import WorldModel
@@ -138,7 +139,7 @@ class TrajectoryCost:
         self.config = config
         # The world model's terms run where the model is (a GPU with `--device`); the
         # guardrail terms, the search and the actions stay on the CPU
-        self.device = next(model.parameters()).device
+        self.device = model_device(model)
         self.weights = energy_weights(model.config, ee_dims, config).to(self.device)  # (D,)
 
     def goal_energy(self, latents: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
