@@ -17,6 +17,7 @@ from jepa_ros.device import model_device
 from jepa_ros.envs.arm_world import Observation
 from jepa_ros.limits import JointLimits
 from jepa_ros.mode1 import ActorMode, ReactivePolicy
+from jepa_ros.planning.fine import gauss_newton_step
 from jepa_ros.planning.planners import CEMPlanner, MPPIPlanner
 from jepa_ros.world_model.model import WorldModel
 
@@ -95,16 +96,22 @@ class Actor:
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Decide from the latent (D,) and measured joints (A,) toward the goal latent (D,);
         return the first action (A,), clipped to the limits, and an info dict: `mode` (the mode
-        that served the tick: mode1, mode2 or mode2_warm), `plan_ms` (latent to action, any
-        world-model check included), the goal energy of the latent, and for a plan the cost
+        that served the tick: mode1, mode2, mode2_warm or fine), `plan_ms` (latent to action,
+        any world-model check included), the goal energy of the latent, and for a plan the cost
         terms of the chosen sequence.
 
         mode1_checked takes the policy's action when the world model predicts it lowers the goal
-        energy by the task's margin; otherwise it plans, warm-started from the policy."""
+        energy by the task's margin; otherwise it plans, warm-started from the policy. Below the
+        task's `fine_energy`, the fine stage's step is taken in any mode, unless a guardrail
+        term (joint-limit margin, floor clearance, obstacles) objects to it."""
         start = time.perf_counter()
         mode = self.mode.mode
         energy = self.goal_energy(latent, goal)
-        if mode == 'mode2':
+        fine = self._fine(latent, joints, goal) if energy < self.mode.fine_energy else None
+        if fine is not None:
+            action, info = fine, {'mode': 'fine'}
+            self.planner.reset()  # a later plan starts afresh, not from before the fine steps
+        elif mode == 'mode2':
             action, info = self._plan(latent, joints, goal)
         else:
             proposal = self.policy(latent[None], goal[None])[0]  # (H, A) on the model's device
@@ -135,6 +142,21 @@ class Actor:
         info.update({f'cost_{n}': float(v) for n, v in zip(self.cost.TERMS, chosen.tolist())})
         info['mode'] = 'mode2'
         return action, info
+
+    def _fine(
+        self, latent: torch.Tensor, joints: np.ndarray, goal: torch.Tensor
+    ) -> np.ndarray | None:
+        """The fine stage's action (A,), clipped, or None if a guardrail term objects."""
+        cfg = self.mode
+        step = gauss_newton_step(self.model, latent, goal, self.cost.weights,
+                                 self.planner.action_dim, cfg.fine_gain, cfg.fine_damping,
+                                 min(cfg.fine_max_step_rad, self.limits.max_step))  # fmt: skip
+        action = self.limits.clip(step.numpy().astype(np.float64), np.asarray(joints))
+        joints_t = torch.from_numpy(np.asarray(joints, dtype=np.float32))
+        terms = self.cost.guardrail_terms(joints_t, torch.from_numpy(action).float()[None, None])
+        if any(float(terms[name][0]) > 0 for name in ('joint_limits', 'clearance', 'obstacles')):
+            return None
+        return action
 
     def _lowers(
         self, latent: torch.Tensor, goal: torch.Tensor, action: np.ndarray, energy: float

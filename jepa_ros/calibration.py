@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from jepa_ros.configurator import MonitorConfig, Outcome, TaskMonitor
-from jepa_ros.evaluation import EpisodeResult, SUCCESS_DISTANCE_M
+from jepa_ros.evaluation import EpisodeResult, PRECISE_DISTANCE_M, SUCCESS_DISTANCE_M
 
 THRESHOLDS = np.geomspace(3e-4, 3e-2, 41)
 
@@ -83,6 +83,8 @@ def calibrate(
                 'success_energy': float(threshold),
                 'settle_ticks': settle,
                 'success_rate': float((finals < SUCCESS_DISTANCE_M).mean()),
+                'success_rate_2cm': float((finals < PRECISE_DISTANCE_M).mean()),
+                'median_final_distance_m': float(np.median(finals)),
                 'declared_rate': float(declared.mean()),
                 'precision': float((finals[declared] < SUCCESS_DISTANCE_M).mean())
                 if declared.any() else None,

@@ -12,6 +12,8 @@ How the actor uses it (`ActorMode`, a task's `actor.mode`):
 - `mode1_checked`: the policy's action when the world model predicts that it lowers the goal
   energy by `margin` (relative), else a mode-2 plan for that tick;
 - `mode2_warm`: mode-2, its search started from the policy's sequence.
+In any mode, a task may add a fine stage (`fine_energy` > 0): below that goal energy the tick is
+a damped Gauss-Newton step through the world model instead (jepa_ros/planning/fine.py).
 
 Glossary: B batch, H horizon (the policy's sequence), A action dim, D latent dim.
 """
@@ -48,6 +50,21 @@ class ActorMode:
     control_rate_hz: float = field(
         default=0.0, metadata={'help': "the demo's control rate for this task (0: the graph's)"}
     )
+    fine_energy: float = field(
+        default=0.0,
+        metadata={'help': 'below this goal energy the fine stage decides the tick, in any mode: '
+                          'a damped Gauss-Newton step through the world model '
+                          '(jepa_ros/planning/fine.py); 0: off'},
+    )  # fmt: skip
+    fine_gain: float = field(
+        default=0.5, metadata={'help': 'fine stage: fraction of the Gauss-Newton step taken'}
+    )
+    fine_damping: float = field(
+        default=1e-4, metadata={'help': 'fine stage: damping added to the normal equations'}
+    )
+    fine_max_step_rad: float = field(
+        default=0.02, metadata={'help': 'fine stage: largest action per joint'}
+    )
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -56,6 +73,13 @@ class ActorMode:
             raise ValueError(f'margin must be in [0, 1), got {self.margin}')
         if self.control_rate_hz < 0:
             raise ValueError(f'control_rate_hz must be >= 0, got {self.control_rate_hz}')
+        if self.fine_energy < 0 or self.fine_damping < 0:
+            raise ValueError('fine_energy and fine_damping must be >= 0, got '
+                             f'{self.fine_energy} and {self.fine_damping}')  # fmt: skip
+        if not 0 < self.fine_gain <= 1:
+            raise ValueError(f'fine_gain must be in (0, 1], got {self.fine_gain}')
+        if not self.fine_max_step_rad > 0:
+            raise ValueError(f'fine_max_step_rad must be > 0, got {self.fine_max_step_rad}')
 
     @property
     def needs_policy(self) -> bool:

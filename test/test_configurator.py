@@ -146,3 +146,7 @@ def test_calibration_picks_a_threshold_that_separates_reached_from_not():
     assert report['unstopped_success_rate'] == 0.0, 'every run drifted away at the end'
     assert report['replayed_success_rate'] == 1.0, 'holding at the right energy saves them all'
     assert 1e-4 < report['success_energy'] < 0.05**2
+    # Each row says how precise its holds are: a lower threshold holds closer
+    rows = [r for r in report['table'] if r['settle_ticks'] == 1]
+    assert rows[0]['median_final_distance_m'] < rows[-1]['median_final_distance_m']
+    assert rows[0]['success_rate_2cm'] >= rows[-1]['success_rate_2cm']

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from jepa_ros.evaluation import EpisodeResult, summarize
 from jepa_ros.limits import JointLimits
 from jepa_ros.mode1 import ActorMode, PolicyConfig, ReactivePolicy
 from jepa_ros.planning import CEMPlanner, PlannerConfig
+from jepa_ros.planning.fine import gauss_newton_step
 from jepa_ros.world_model import WorldModel, WorldModelConfig
 
 
@@ -210,3 +213,67 @@ def test_each_actor_mode_serves_the_tick_it_says(parts):
     assert info['mode'] == 'mode2' and np.allclose(cold, 0.0)
     with pytest.raises(ValueError, match='needs a mode-1 policy'):
         mode_actor(parts, 'mode1_checked')
+
+
+class LinearModel:
+    """A world model whose prediction is exactly linear in the action: s + a B^T."""
+
+    def __init__(self, b: torch.Tensor) -> None:
+        self.b = b  # (D, A)
+
+    def predict(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return latent + action @ self.b.T
+
+
+def test_fine_step_solves_a_linear_predictor_within_its_bounds():
+    torch.manual_seed(3)
+    b = torch.randn(6, 3)
+    latent, wanted = torch.randn(6), torch.tensor([0.01, -0.02, 0.015])
+    goal = latent + b @ wanted
+    weights = torch.tensor([1.0, 1.0, 4.0, 4.0, 1.0, 0.0])
+    model = LinearModel(b)
+    step = gauss_newton_step(model, latent, goal, weights, 3, 1.0, 0.0, 1.0)
+    torch.testing.assert_close(step, wanted, atol=1e-4, rtol=0)  # the exact solution
+    half = gauss_newton_step(model, latent, goal, weights, 3, 0.5, 0.0, 1.0)
+    torch.testing.assert_close(half, wanted / 2, atol=1e-4, rtol=0)
+    capped = gauss_newton_step(model, latent, goal, weights, 3, 1.0, 0.0, 0.012)
+    torch.testing.assert_close(capped, torch.tensor([0.01, -0.012, 0.012]), atol=1e-4, rtol=0)
+    # A dim of zero weight does not pull the step
+    off = goal.clone()
+    off[5] += 5.0
+    torch.testing.assert_close(gauss_newton_step(model, latent, off, weights, 3, 1.0, 0.0, 1.0),
+                               wanted, atol=1e-4, rtol=0)  # fmt: skip
+
+
+def test_the_fine_stage_serves_ticks_near_the_goal_unless_a_guardrail_objects(parts):
+    model, cost, limits, observation = parts
+    config = PlannerConfig(horizon=3, samples=32, elites=4, seed=7, action_limit=0.1)
+    mode = ActorMode('mode2', fine_energy=1.0, fine_gain=1.0, fine_max_step_rad=0.05)
+    actor = Actor(model, CEMPlanner(config, 4), cost, limits, mode=mode)
+    latent = torch.zeros(16)
+    wanted = np.array([0.01, -0.01, 0.0, 0.005])
+    with torch.no_grad():
+        goal = model.predict(latent[None], torch.from_numpy(wanted).float()[None])[0]
+    action, info = actor.act(latent, observation.joints, goal)
+    assert info['mode'] == 'fine' and 'cost_goal' not in info
+    # the step lowers the predicted energy to near zero (far below doing nothing)
+    with torch.no_grad():
+        after = model.predict(latent[None], torch.from_numpy(action).float()[None])[0]
+    assert actor.goal_energy(after, goal) < 0.05 * actor.goal_energy(latent, goal)
+    # far from the goal (energy above fine_energy) mode-2 plans
+    far = replace(mode, fine_energy=1e-9)
+    actor_far = Actor(model, CEMPlanner(config, 4), cost, limits, mode=far)
+    assert actor_far.act(latent, observation.joints, goal)[1]['mode'] == 'mode2'
+    # a joint inside the cost's limit margin: the guardrail terms object, mode-2 plans
+    near_limit = observation.joints.copy()
+    near_limit[0] = limits.lower[0] + 0.01
+    action, info = actor.act(latent, near_limit, goal)
+    assert info['mode'] == 'mode2' and 'cost_goal' in info
+    assert np.all(near_limit + action >= limits.lower - 1e-9)
+
+
+@pytest.mark.parametrize('kw', [{'fine_energy': -1.0}, {'fine_gain': 0.0}, {'fine_gain': 1.5},
+                                {'fine_damping': -1.0}, {'fine_max_step_rad': 0.0}])  # fmt: skip
+def test_bad_fine_stage_settings_are_refused(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        ActorMode(**kw)

@@ -128,6 +128,11 @@ def test_train_and_probe_commands(tiny_data, tmp_path):
     assert evaluation.returncode == 0, evaluation.stderr
     report = json.loads(report_path.read_text())
     assert report['policy'] == 'jepa' and report['episodes'] == 2
+    finals = report['final_distances_m']
+    assert len(finals) == 2 and np.median(finals) == pytest.approx(
+        report['median_final_distance_m'], abs=1e-5
+    )
+    assert len(report['steps_to_success']) == 2
     assert set(report['baselines']) == {'random', 'oracle', 'untrained'}
     for summary in [report, *report['baselines'].values()]:
         assert 0.0 <= summary['success_rate'] <= 1.0 and summary['median_final_distance_m'] >= 0

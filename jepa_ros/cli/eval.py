@@ -191,6 +191,9 @@ def run(args: argparse.Namespace) -> int:
         'scene': scene.name,
         'task': task.to_dict(),
         'baselines': {k: v for k, v in summaries.items() if k != main},
+        # per pair, in the pairs' order (to pool several seeds' runs for one median)
+        'final_distances_m': [round(r.final_distance, 5) for r in results[main]],
+        'steps_to_success': [r.steps_to_success for r in results[main]],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + '\n')
