@@ -55,6 +55,7 @@ class Actor:
         self.device = model_device(model)
         self.trace = trace and self.device.type == 'cpu'
         self._terms: TermCosts | None = None
+        self._mode1_from: float | None = None  # the goal energy the last mode-1 step left
 
     def term_costs(self) -> TermCosts:
         """The cost terms of sequences: (latent, goal, joints, actions (S, H, A)) -> (T, S),
@@ -67,8 +68,9 @@ class Actor:
         return self._terms
 
     def reset(self) -> None:
-        """Forget the warm start (call when the goal changes)."""
+        """Forget the warm start and the last mode-1 step (call when the goal changes)."""
         self.planner.reset()
+        self._mode1_from = None
 
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> torch.Tensor:
@@ -101,7 +103,8 @@ class Actor:
         terms of the chosen sequence.
 
         mode1_checked takes the policy's action when the world model predicts it lowers the goal
-        energy by the task's margin; otherwise it plans, warm-started from the policy. Below the
+        energy by the task's margin and the policy's last step, if the last tick was one, did
+        lower the measured energy; otherwise it plans, warm-started from the policy. Below the
         task's `fine_energy`, the fine stage's step is taken in any mode, unless a guardrail
         term (joint-limit margin, floor clearance, obstacles) objects to it."""
         start = time.perf_counter()
@@ -111,6 +114,7 @@ class Actor:
         if fine is not None:
             action, info = fine, {'mode': 'fine'}
             self.planner.reset()  # a later plan starts afresh, not from before the fine steps
+            self._mode1_from = None
         elif mode == 'mode2':
             action, info = self._plan(latent, joints, goal)
         else:
@@ -118,11 +122,15 @@ class Actor:
             first = self.limits.clip(proposal[0].cpu().numpy().astype(np.float64),
                                      np.asarray(joints))  # fmt: skip
             if mode == 'mode1' or (
-                mode == 'mode1_checked' and self._lowers(latent, goal, first, energy)
+                mode == 'mode1_checked'
+                and self._kept_its_word(energy)
+                and self._lowers(latent, goal, first, energy)
             ):
                 action, info = first, {'mode': 'mode1'}
                 self.planner.reset()  # no stale warm start: a later plan starts afresh
+                self._mode1_from = energy
             else:
+                self._mode1_from = None
                 self.planner.warm_start(proposal)
                 action, info = self._plan(latent, joints, goal)
                 info['mode'] = 'mode2_warm' if mode == 'mode2_warm' else 'mode2'
@@ -157,6 +165,12 @@ class Actor:
         if any(float(terms[name][0]) > 0 for name in ('joint_limits', 'clearance', 'obstacles')):
             return None
         return action
+
+    def _kept_its_word(self, energy: float) -> bool:
+        """Did the last mode-1 step, if the last tick was one, lower the measured goal energy?
+        When the world model predicted that it would and the camera says it did not, the
+        prediction is not to be trusted here: mode-2 plans this tick."""
+        return self._mode1_from is None or energy < self._mode1_from
 
     def _lowers(
         self, latent: torch.Tensor, goal: torch.Tensor, action: np.ndarray, energy: float

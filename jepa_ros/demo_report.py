@@ -18,11 +18,13 @@ from jepa_ros.evaluation import SUCCESS_DISTANCE_M
 class TickLatency:
     """One command's camera-stamp-to-publish latency and its two parts (ms): `upstream`, from
     the camera stamp to the actor's callback (render, encode, transport, waiting), and
-    `actor`, the actor's callback up to the publish (the plan, mostly)."""
+    `actor`, the actor's callback up to the publish (the plan, mostly); `mode`, the actor mode
+    that decided it (mode1, mode2, mode2_warm or fine; '' if not reported)."""
 
     total_ms: float
     upstream_ms: float
     actor_ms: float
+    mode: str = ''
 
 
 @dataclass
@@ -111,6 +113,7 @@ def summarize_demo(
         **_percentiles([t.actor_ms for t in ticks], 'actor_ms'),
         **latency_growth(records),
         'control_rate_hz': float(np.median(rates)) if rates else None,
+        'actor_modes': _shares([t.mode for t in ticks if t.mode]),
         'commands': commands,
         'commanding_seconds': busy,
         'mean_control_rate_hz': (commands - len(records)) / busy if busy > 0 else None,
@@ -132,6 +135,13 @@ def summarize_demo(
     }
 
 
+def _shares(labels: list[str]) -> dict[str, float]:
+    """The share of each label, largest first."""
+    names, counts = np.unique(labels, return_counts=True)
+    order = np.argsort(-counts, kind='stable')
+    return {str(names[i]): float(counts[i] / len(labels)) for i in order}
+
+
 def summary_line(report: dict[str, Any]) -> str:
     """The demo's last line: goals reached, latency, sustained rate, skips, interventions."""
 
@@ -146,10 +156,19 @@ def summary_line(report: dict[str, Any]) -> str:
         f'reached {report["reached"]}/{report["goals"]}; camera-to-command latency p50 '
         f'{ms("latency_ms_p50")} ms, p95 {ms("latency_ms_p95")} ms (upstream p95 '
         f'{ms("upstream_ms_p95")}, actor p95 {ms("actor_ms_p95")}); control rate '
-        f'{"-" if rate is None else f"{rate:.1f}"} Hz; inputs skipped by each stage: '
+        f'{"-" if rate is None else f"{rate:.1f}"} Hz{_modes_text(report)}; inputs skipped by '
+        'each stage: '
         f'{skips or "-"}; guardrail interventions {guardrail.get("total_interventions", 0)} of '
         f'{guardrail.get("commands", 0)} commands; contacts {report.get("contacts", 0)}'
     )
+
+
+def _modes_text(report: dict[str, Any]) -> str:
+    """' (mode1 88%, mode2 12%)' when the actor served ticks in more than one mode."""
+    modes = report.get('actor_modes') or {}
+    if len(modes) < 2:
+        return ''
+    return ' (' + ', '.join(f'{m} {share:.0%}' for m, share in modes.items()) + ')'
 
 
 def _stage_text(node: str, counters: dict[str, Any]) -> str:

@@ -10,7 +10,8 @@ How the actor uses it (`ActorMode`, a task's `actor.mode`):
 - `mode2`: plan every tick (no policy);
 - `mode1`: the policy's first action alone;
 - `mode1_checked`: the policy's action when the world model predicts that it lowers the goal
-  energy by `margin` (relative), else a mode-2 plan for that tick;
+  energy by `margin` (relative) and the policy's last step, if the last tick was one, did lower
+  the measured energy; else a mode-2 plan for that tick;
 - `mode2_warm`: mode-2, its search started from the policy's sequence.
 In any mode, a task may add a fine stage (`fine_energy` > 0): below that goal energy the tick is
 a damped Gauss-Newton step through the world model instead (jepa_ros/planning/fine.py).

@@ -215,6 +215,29 @@ def test_each_actor_mode_serves_the_tick_it_says(parts):
         mode_actor(parts, 'mode1_checked')
 
 
+def test_mode1_checked_plans_after_a_policy_step_that_did_not_lower_the_measured_energy(parts):
+    """The model predicts the policy's step lowers the energy, but the last mode-1 step left a
+    lower energy than the camera now measures: mode-2 plans this tick; after a reset, mode-1."""
+    model, _, _, observation = parts
+    step = np.array([0.05, -0.03, 0.0, 0.02])
+    latent = torch.zeros(16)
+    toward = model.predict(latent[None], torch.from_numpy(step).float()[None])[0]
+    farther = latent + 2 * (toward - latent)  # the step is predicted to halve the way there
+    checked = mode_actor(parts, 'mode1_checked', constant_policy(step))
+    _, info = checked.act(latent, observation.joints, toward)
+    assert info['mode'] == 'mode1'
+    _, info = checked.act(latent, observation.joints, farther)  # measured energy went up
+    assert info['goal_energy'] > checked.goal_energy(latent, toward)
+    assert checked._lowers(latent, farther, step, info['goal_energy']), 'the model still agrees'
+    assert info['mode'] == 'mode2'
+    checked.reset()
+    _, info = checked.act(latent, observation.joints, farther)
+    assert info['mode'] == 'mode1'
+    # ... and a mode-1 step that did lower it keeps mode-1 serving
+    _, info = checked.act(latent, observation.joints, toward)
+    assert info['mode'] == 'mode1'
+
+
 class LinearModel:
     """A world model whose prediction is exactly linear in the action: s + a B^T."""
 

@@ -92,7 +92,9 @@ def test_demo_summary_and_strip(tmp_path):
         goal_image=image,
         final_image=image,
     )
-    ticks = [TickLatency(total, 30.0, total - 30.0) for total in (50.0, 60.0, 70.0, 200.0)]
+    modes = ('mode1', 'mode2', 'mode1', 'mode1')
+    ticks = [TickLatency(total, 30.0, total - 30.0, mode)
+             for total, mode in zip((50.0, 60.0, 70.0, 200.0), modes)]  # fmt: skip
     hit.latencies = [TickLatency(t, 30.0, t - 30.0) for t in (50.0, 52.0, 51.0, 53.0)]
     miss.latencies = [TickLatency(t, 30.0, t - 30.0) for t in (50.0, 60.0, 100.0, 200.0)]
     stages = {'perception': {'received': 90, 'skipped': 10},
@@ -111,6 +113,8 @@ def test_demo_summary_and_strip(tmp_path):
     line = summary_line({**report, 'guardrail': {'total_interventions': 3, 'commands': 40}})
     assert 'perception 10 of 100' in line and 'actor 0 of 80 (+5 held back' in line
     assert line.startswith('reached 1/2;') and '3 of 40 commands' in line
+    assert report['actor_modes'] == {'mode1': 0.75, 'mode2': 0.25}
+    assert '(mode1 75%, mode2 25%)' in line
     assert latency_figure(ticks, tmp_path / 'latency.png').stat().st_size > 1000
     assert 'reached' in hit.line() and 'MISSED' in miss.line()
     out = strip_image([hit, miss], tmp_path / 'strip.png')
@@ -234,3 +238,12 @@ def test_explore_launch_builds_gate_explorer_and_recorder():
         explore_specs_from_launch({**values, 'use_sim': 'maybe'})
     with pytest.raises(ValueError, match='episodes must be an integer'):
         explore_specs_from_launch({**values, 'episodes': 'ten'})
+
+
+def test_the_demo_budget_is_the_same_time_at_any_rate():
+    """50 ticks at 12 Hz is 4.2 s; a 30 Hz task gets the same 4.2 s (the gate limits rad/s)."""
+    from jepa_ros.cli.demo import budget_ticks
+
+    assert budget_ticks(GraphConfig.control_rate_hz) == 50
+    assert budget_ticks(30.0) == 125 and budget_ticks(6.0) == 25
+    assert budget_ticks(0.01) == 1

@@ -18,6 +18,8 @@ from pathlib import Path
 from jepa_ros.device import add_device_argument, DeviceError, resolve_device
 from jepa_ros.graph import GraphConfig
 
+DEFAULT_BUDGET_TICKS = 50  # per goal, at the graph's default control rate
+
 
 class DemoError(RuntimeError):
     """The demo could not run (no ROS 2, a node failed to start, the graph did not answer)."""
@@ -28,7 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--checkpoint', default='', help='model.pt (default: the shipped one)')
     parser.add_argument('--scene', default='panda', help='scene YAML path or shipped name')
     parser.add_argument('--task', default='reach_light', help='task from config/tasks.yaml')
-    parser.add_argument('--budget', type=int, default=50, help='steps per goal (default 50)')
+    parser.add_argument(
+        '--budget',
+        type=int,
+        help='control ticks per goal (default: 50 at 12 Hz, and the same 4.2 s at another rate, '
+        'e.g. 125 at 30 Hz: the gate limits joint speed per second, not per tick)',
+    )
     parser.add_argument(
         '--control-rate',
         type=float,
@@ -43,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.goals < 1 or args.budget < 1:
+    if args.goals < 1 or (args.budget is not None and args.budget < 1):
         raise DemoError('--goals and --budget must be >= 1')
     try:
         resolve_device(args.device)  # one torch cannot see stops here, not in every node
@@ -64,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     rate = args.control_rate or _task(args).actor.control_rate_hz or GraphConfig.control_rate_hz
+    budget = args.budget or budget_ticks(rate)
     config = GraphConfig(checkpoint=args.checkpoint, scene=args.scene, task=args.task,
-                         control_rate_hz=rate, camera_rate_hz=rate, max_ticks=args.budget,
+                         control_rate_hz=rate, camera_rate_hz=rate, max_ticks=budget,
                          device=args.device)  # fmt: skip
     print('starting the graph: sim, perception, world model, guardrail, actor, configurator')
     try:
@@ -81,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     success_energy = _success_energy(args)
     report = summarize_demo(records, latencies, success_energy, counters['stages'])
     report['guardrail'] = counters['guardrail']
+    report.update(task=args.task, budget_ticks=budget, set_control_rate_hz=rate)
     print(summary_line(report))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / 'demo.json').write_text(json.dumps(report, indent=2) + '\n')
@@ -92,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
         f'latency plot: {latency}'
     )
     return 0
+
+
+def budget_ticks(rate_hz: float) -> int:
+    """The default ticks per goal at `rate_hz`: the time of 50 ticks at the graph's 12 Hz."""
+    return max(1, round(DEFAULT_BUDGET_TICKS * rate_hz / GraphConfig.control_rate_hz))
 
 
 def _task(args):

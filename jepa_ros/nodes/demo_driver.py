@@ -88,7 +88,8 @@ class DemoDriver(Node):
                 self.stages[node] = stage_counters(values, prefix)
             if node == 'actor_node' and 'latency_ms' in values:
                 total, upstream = float(values['latency_ms']), float(values['upstream_ms'])
-                self.latencies.append(TickLatency(total, upstream, total - upstream))
+                self.latencies.append(TickLatency(total, upstream, total - upstream,
+                                                  str(values.get('actor_mode', ''))))  # fmt: skip
                 self.command_stamps.append(stamp_s(msg.header.stamp))
 
     def on_contacts(self, msg: DiagnosticArray) -> None:
