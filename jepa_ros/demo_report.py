@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from jepa_ros.evaluation import SUCCESS_DISTANCE_M
+from jepa_ros.evaluation import shares, SUCCESS_DISTANCE_M
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def summarize_demo(
         **_percentiles([t.actor_ms for t in ticks], 'actor_ms'),
         **latency_growth(records),
         'control_rate_hz': float(np.median(rates)) if rates else None,
-        'actor_modes': _shares([t.mode for t in ticks if t.mode]),
+        'actor_modes': shares([t.mode for t in ticks if t.mode]),
         'commands': commands,
         'commanding_seconds': busy,
         'mean_control_rate_hz': (commands - len(records)) / busy if busy > 0 else None,
@@ -133,13 +133,6 @@ def summarize_demo(
             for r in records
         ],  # fmt: skip
     }
-
-
-def _shares(labels: list[str]) -> dict[str, float]:
-    """The share of each label, largest first."""
-    names, counts = np.unique(labels, return_counts=True)
-    order = np.argsort(-counts, kind='stable')
-    return {str(names[i]): float(counts[i] / len(labels)) for i in order}
 
 
 def summary_line(report: dict[str, Any]) -> str:

@@ -202,6 +202,11 @@ def percentiles(values: list[float], name: str) -> dict[str, float | None]:
             for q in (50, 95)}  # fmt: skip
 
 
+def shares(labels: list[str]) -> dict[str, float]:
+    """The share of each label among `labels`, by label name ({} if there are none)."""
+    return {m: labels.count(m) / len(labels) for m in sorted(set(labels))}
+
+
 def mode_report(results: list[EpisodeResult]) -> dict[str, Any]:
     """The share of the acting ticks each mode served, the decision time (latent to action)
     of each mode's ticks, and the encode time on its own; empty for policies without modes."""
@@ -210,7 +215,7 @@ def mode_report(results: list[EpisodeResult]) -> dict[str, Any]:
         return {}
     modes = sorted({i['mode'] for i in ticks})
     report: dict[str, Any] = {
-        'mode_share': {m: sum(i['mode'] == m for i in ticks) / len(ticks) for m in modes},
+        'mode_share': shares([i['mode'] for i in ticks]),
         **percentiles([i['encode_ms'] for i in ticks if 'encode_ms' in i], 'encode_ms'),
     }
     for m in modes:
