@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -171,6 +172,7 @@ def main() -> int:
     cpus = {int(c) for c in args.taskset.split(',')} if args.taskset else None
     sources = {'this': HERE, **({'compare': args.compare.resolve()} if args.compare else {})}
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill still ends the busy ones
     busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(args.busy)]
     runs = []
     try:

@@ -5,7 +5,8 @@ was busy; `FrameCounter` counts them from the publisher's sequence numbers. `Rat
 the rate a stream really comes at, so the actor can say what it sustains and the watchdog can tell
 a slow input from a dead one. `JointHistory` gives the joints measured when a camera frame was
 taken, so the actor knows how far the arm moved since. `FramePacer` paces a simulated camera by
-the control loop, so no frame is rendered that nobody will use. ROS-free.
+the control loop, so no frame is rendered that nobody will use, each one ready when the loop
+is. ROS-free.
 
 Glossary: A controlled joints.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 import math
+import threading
 
 import numpy as np
 
@@ -127,36 +129,141 @@ class JointHistory:
 
 
 class FramePacer:
-    """When a camera paced by the control loop takes its next frame.
+    """When a camera paced by the control loop takes its next frame, and when it sends it.
 
     Free-running, a camera takes a frame every `1 / rate_hz` whether or not anyone can use it;
     when the loop is slower than that, the frames between are rendered, encoded and dropped. With
-    `sync`, while commands are flowing the next frame waits for the command made from the last
-    one (never sooner than a period after it, never later than two): one frame per command, none
-    wasted. When no command has come for two periods (nothing is being controlled), it
-    free-runs. Times in seconds on one clock.
+    `sync`, while commands are flowing a frame goes out only once the loop has answered the frames
+    sent before it (a command each, in order): one frame per command, none wasted, none waiting
+    in the loop's queues. Without `lead`, the next frame is only then started (never sooner than
+    a period after the last one, never later than two), so a cycle takes the render and the loop
+    one after the other. With `lead` (the default), while the loop answers within a period, the
+    next frame starts early enough to be rendered when the loop is expected to answer: the send
+    time plus the loop's answer time, less the render time (medians of the last `window`), never
+    sooner than a period after the last start. A cycle then takes the longest of the render, the
+    loop and the period, and a frame is no older for it; a loop that stops keeping that pace
+    (`_update_leading`) gets its frames as without `lead`. A frame the loop does not answer (it
+    skipped or refused it) is given up on after twice the answer time while leading (within one
+    and two periods), else after two periods. When no command has come for two periods (nothing
+    is being controlled), it free-runs; the first command after that answers every frame sent
+    before it. Times in seconds on one clock; the methods may be called from several threads.
     """
 
-    def __init__(self, rate_hz: float, sync: bool = True) -> None:
+    def __init__(
+        self, rate_hz: float, sync: bool = True, lead: bool = True, window: int = 9
+    ) -> None:
         if not rate_hz > 0:
             raise ValueError(f'rate_hz must be > 0, got {rate_hz!r}')
+        if window < 1:
+            raise ValueError(f'window must be >= 1, got {window}')
         self.period_s = 1.0 / rate_hz
-        self.sync = sync
-        self.last_frame = -math.inf
+        self.sync, self.lead = sync, lead
+        self.last_frame = -math.inf  # the last frame started (its exposure)
         self.last_command = -math.inf
+        self.unanswered: deque[float] = deque()  # when the frames not yet answered were sent
+        self.renders: deque[float] = deque(maxlen=window)  # seconds from start to rendered
+        self.answers: deque[float] = deque(maxlen=window)  # seconds from sent to its command
+        self.intervals: deque[float] = deque(maxlen=window)  # seconds between commands
+        self.leading = False  # starting frames before the last one is answered
+        self._lock = threading.Lock()
 
     def command(self, now: float) -> None:
-        self.last_command = now
+        """A command came: the loop's answer to the oldest frame it has not answered (to all of
+        them after a pause)."""
+        with self._lock:
+            if self._flowing:
+                self.intervals.append(now - self.last_command)
+            else:
+                self.unanswered.clear()
+            self.last_command = now
+            self._forget(now)
+            if self.unanswered:
+                self.answers.append(now - self.unanswered.popleft())
+            self._update_leading()
 
     def frame(self, now: float) -> None:
-        self.last_frame = now
+        """A frame starts."""
+        with self._lock:
+            self.last_frame = now
+
+    def rendered(self, now: float) -> None:
+        """The frame started last is rendered (it may still be held: `send_s`)."""
+        with self._lock:
+            self.renders.append(now - self.last_frame)
+
+    def sent(self, now: float) -> None:
+        """The frame rendered last went out."""
+        with self._lock:
+            self._forget(now)
+            self.unanswered.append(now)
+
+    def send_s(self) -> float:
+        """The time the frame rendered last may go out: once the frames sent before it are
+        answered, or given up on."""
+        with self._lock:
+            if not self.unanswered or not self._flowing:
+                return -math.inf
+            return self.unanswered[-1] + self._give_up_s()
 
     def next_frame_s(self) -> float:
         """The time of the next frame."""
-        earliest = self.last_frame + self.period_s
-        flowing = self.last_frame - self.last_command <= 2 * self.period_s
-        if not self.sync or not flowing:
-            return earliest
-        if self.last_command > self.last_frame:  # the loop has acted on the last frame
-            return max(earliest, self.last_command)
-        return self.last_frame + 2 * self.period_s  # still working on it: wait, not forever
+        with self._lock:
+            earliest = self.last_frame + self.period_s
+            if not self._flowing:
+                return earliest  # nothing is being controlled: free-run
+            if not self.unanswered:  # the loop has answered every frame
+                return max(earliest, self.last_command)
+            latest = self.last_frame + 2 * self.period_s  # wait, not forever
+            answer = self._answer_s()
+            if answer is None:
+                return latest
+            answered = -math.inf  # when the loop should answer the last frame sent
+            for sent in self.unanswered:
+                answered = max(sent, answered) + answer
+            due = answered - float(np.median(self.renders))
+            return min(max(earliest, due), latest)
+
+    @property
+    def _flowing(self) -> bool:
+        return self.sync and self.last_frame - self.last_command <= 2 * self.period_s
+
+    def _update_leading(self) -> None:
+        """Start or stop leading, from the answer, render and command times measured so far.
+
+        Leading starts once the loop answers within a period, measured one frame at a time
+        while the commands come at the pace that implies (within 10% of the longer of the period
+        and the render plus the answer; slower, the answers were matched to the wrong frames).
+        It stops when it no longer pays: the commands come no faster than the render plus the
+        answer (the loop is the slowest stage, and the frames started early wait for it); the
+        times are then measured anew."""
+        if not (
+            self.lead and self.renders and len(self.answers) >= 3 and len(self.intervals) >= 3
+        ):
+            return  # (too few to tell yet)
+        answer, render = float(np.median(self.answers)), float(np.median(self.renders))
+        interval = float(np.median(self.intervals))
+        if self.leading and interval > 0.95 * (render + answer):
+            self.leading = False
+            self.answers.clear()
+            self.intervals.clear()
+        elif not self.leading and answer < self.period_s:
+            self.leading = interval <= 1.1 * max(self.period_s, render + answer)
+            if self.leading:
+                self.intervals.clear()  # the pace it gives is measured from now on
+
+    def _answer_s(self) -> float | None:
+        """The loop's answer time (median) while leading, else None."""
+        return float(np.median(self.answers)) if self.leading and self.answers else None
+
+    def _give_up_s(self) -> float:
+        """How long after it was sent a frame's command is waited for."""
+        answer = self._answer_s()
+        if answer is None:
+            return 2 * self.period_s
+        return min(2 * self.period_s, max(self.period_s, 2 * answer))
+
+    def _forget(self, now: float) -> None:
+        """Give up on the frames sent too long ago to be answered still."""
+        give_up = self._give_up_s()
+        while self.unanswered and now - self.unanswered[0] > give_up:
+            self.unanswered.popleft()

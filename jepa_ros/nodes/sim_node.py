@@ -14,9 +14,10 @@ The camera renders in a child process (`RenderProcess`), so PyBullet's renderer 
 process's GIL for a whole frame (in the one-process demo every node would wait that long), from a
 thread of its own. It renders no frame nobody will use: only while someone subscribes to
 `camera/image_raw`, and with `camera_sync` (default) paced by the control loop while commands
-flow (`FramePacer`): the next frame comes once a command for the last one has arrived, never
-faster than `camera_rate_hz` and never later than two of its periods; it free-runs when nothing
-is being commanded.
+flow (`FramePacer`): a frame goes out once a command for the last one has arrived, and with
+`camera_lead` (default) the next one is rendered meanwhile, started so that it is ready when that
+command is expected; never faster than `camera_rate_hz`. It free-runs when nothing is being
+commanded.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ PARAMETERS = start_only({
     'camera_sync': ParameterSpec(
         True, 'while commands flow, take the next frame once a command for the last one arrived '
               '(no frame nobody uses); free-run when idle'),
+    'camera_lead': ParameterSpec(
+        True, 'with camera_sync, render the next frame while the loop works on the last one, '
+              'to be ready when its command is expected (false: start it only then)'),
     'joint_state_rate_hz': ParameterSpec(
         50.0, 'joint_states messages and trajectory-following ticks per second', 1.0, 1000.0),
     'seed': ParameterSpec(0, 'seed of the random goals'),
@@ -103,7 +107,8 @@ class SimNode(Node):
                             callback_group=MutuallyExclusiveCallbackGroup())  # fmt: skip
         self.commands = 0
         self.renderer = RenderProcess(self.scene)
-        self.pacer = FramePacer(self.params['camera_rate_hz'], self.params['camera_sync'])
+        self.pacer = FramePacer(self.params['camera_rate_hz'], self.params['camera_sync'],
+                                self.params['camera_lead'])  # fmt: skip
         self.wakeup, self.stopping = threading.Event(), threading.Event()
         self.threads = [
             threading.Thread(target=self.until_shutdown, args=(loop,), name=name, daemon=True)
@@ -169,17 +174,24 @@ class SimNode(Node):
     def camera_loop(self) -> None:
         """The camera's thread: a frame whenever the pacer says one is due."""
         while not self.stopping.is_set():
-            delay = self.pacer.next_frame_s() - time.monotonic()
-            if delay > 0:
-                self.wakeup.wait(delay)  # a command may bring the next frame forward
-                self.wakeup.clear()
-                continue
+            self.wait_until(self.pacer.next_frame_s)
+            if self.stopping.is_set():
+                return
             self.pacer.frame(time.monotonic())
             try:
                 self.on_camera()
             except RenderError as exc:
                 self.status.report(ERROR, f'camera stopped: {exc}')
                 return
+
+    def wait_until(self, due_s) -> None:
+        """Wait until the time `due_s()` says (a command may bring it forward) or shutdown."""
+        while not self.stopping.is_set():
+            delay = due_s() - time.monotonic()
+            if delay <= 0:
+                return
+            self.wakeup.wait(delay)
+            self.wakeup.clear()
 
     def on_camera(self) -> None:
         """A camera frame (only if someone subscribes) and the end-effector pose of the same
@@ -191,7 +203,10 @@ class SimNode(Node):
         if self.image_pub.get_subscription_count() == 0:
             return  # nobody would use the frame
         images = self.renderer.render(joints)  # (V, H, W, 3), rendered without the GIL
+        self.pacer.rendered(time.monotonic())
+        self.wait_until(self.pacer.send_s)  # the loop may still be on the last frame
         self.image_pub.publish(image_msg(images[0], header))
+        self.pacer.sent(time.monotonic())
         camera = self.scene.cameras[0]
         self.info_pub.publish(CameraInfo(header=header, height=camera.height,
                                          width=camera.width))  # fmt: skip
