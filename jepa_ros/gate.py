@@ -76,6 +76,11 @@ class Gate:
     def armed(self) -> bool:
         return self.guardrails.armed
 
+    def ready(self, now: float) -> bool:
+        """Whether a valid proposal would pass now: armed, and every sensor input fresh (while
+        not, proposals are refused whatever they are: the arm cannot move)."""
+        return self.armed and not any(s in self.sensors for s in self.watchdog.stale(now))
+
     # Inputs -------------------------------------------------------------------------------
     def joints(self, now: float, names: Sequence[str], positions: Sequence[float]) -> Decision:
         """A joint_states message: positions by name (any order, other joints too)."""

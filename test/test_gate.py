@@ -166,3 +166,35 @@ def test_a_halt_by_request_holds_at_the_measured_position():
     assert bad.interventions[0].reason is Reason.REJECT_NO_STATE
     with pytest.raises(ValueError, match='must watch'):
         Gate(gate.guardrails, Watchdog({'latent': 0.1}), False, 0.5)
+
+
+def test_ready_says_whether_a_valid_proposal_would_pass():
+    """`ready(now)`, which the node latches on jepa/gate_ready for the configurator, agrees at
+    every proposal with what the gate does with it: before any sensor input, in a latent gap,
+    disarmed, armed, halted."""
+    gate = make_gate(require_arming=True)
+    seen: list[tuple[bool, bool]] = []  # (ready just before, a command came out)
+
+    def propose(t: float) -> None:
+        ready = gate.ready(t)
+        seen.append((ready, gate.proposal(t, Proposal(NAMES, [[0.05, 0.0]], [0.1])).command
+                     is not None))  # fmt: skip
+
+    propose(0.0)  # nothing measured yet
+    for t in np.arange(0.0, 1.0, 0.02):  # fresh sensors, but disarmed
+        gate.joints(float(t), NAMES, [0.0, 0.0])
+        gate.latent(float(t))
+    propose(1.0)
+    gate.arm()
+    propose(1.0)
+    for t in np.arange(1.0, 2.0, 0.02):  # latents stop, joint states go on
+        gate.joints(float(t), NAMES, [0.0, 0.0])
+        propose(float(t) + 0.001)
+    gate.latent(2.0)
+    propose(2.0)
+    gate.halt('a test')
+    propose(2.0)
+    assert [r for r, _ in seen[:3]] == [False, False, True]
+    assert any(r for r, _ in seen[3:-2]) and not all(r for r, _ in seen[3:-2]), 'the gap'
+    assert seen[-2:] == [(True, True), (False, False)]
+    assert all(ready == passed for ready, passed in seen), seen

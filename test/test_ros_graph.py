@@ -27,7 +27,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
+from std_msgs.msg import Bool, Header  # noqa: E402
 import torch  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
@@ -38,6 +38,7 @@ from jepa_ros.nodes.common import (  # noqa: E402
     COMMAND_QOS,
     configure_process,
     image_msg,
+    LATCHED_QOS,
     latent_msg,
     SENSOR_QOS,
     stamp_s,
@@ -57,6 +58,7 @@ CONTRACT = {
     '/jepa/command_proposal': TRAJECTORY,
     '/joint_trajectory_controller/joint_trajectory': TRAJECTORY,
     '/jepa/armed': 'std_msgs/msg/Bool',
+    '/jepa/gate_ready': 'std_msgs/msg/Bool',
     '/jepa/status': 'diagnostic_msgs/msg/DiagnosticArray',
     '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
     '/sim/contacts': 'diagnostic_msgs/msg/DiagnosticArray',
@@ -352,7 +354,8 @@ def test_a_bad_parameter_at_start_is_one_line_and_a_non_zero_exit():
 def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
     """The guardrail node alone, fed by the test: a latent gap shorter than `halt_after_s` holds
     (once) and the gate passes the next proposals; a lasting silence holds, then halts the
-    physical arm's gate until `jepa/arm` re-arms it."""
+    physical arm's gate until `jepa/arm` re-arms it. `jepa/gate_ready` says each time whether
+    the gate would pass a proposal."""
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectoryPoint
 
@@ -381,6 +384,16 @@ def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
                 commands.append(probe.now_s()),
                 held.append(np.allclose(msg.points[0].positions, home)))),
             COMMAND_QOS)  # fmt: skip
+        ready: list[tuple[float, bool]] = []  # (when, jepa/gate_ready)
+        probe.create_subscription(
+            Bool, 'jepa/gate_ready',
+            lambda msg: probe.record(lambda: ready.append((probe.now_s(), msg.data))),
+            LATCHED_QOS)  # fmt: skip
+
+        def ready_since(t: float) -> list[bool]:
+            """The gate's readiness when `t` came, and each change after."""
+            return [r for s, r in ready if s <= t][-1:] + [r for s, r in ready if s > t]
+
         joints = probe.create_publisher(JointState, 'joint_states', 10)
         latents = probe.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
         proposals = probe.create_publisher(JointTrajectory, 'jepa/command_proposal', COMMAND_QOS)
@@ -410,17 +423,22 @@ def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
 
         feed(10, True, until=lambda: probe.status_of('guardrail_node', 'reject_disarmed'))
         assert commands == [], 'nothing reaches the arm before arming'
+        probe.wait_for(lambda: ready, 10, 'the latched jepa/gate_ready')
+        assert not any(r for _, r in ready), 'not ready while disarmed'
         call_arm(True)
         feed(10, True, until=lambda: len(commands) >= 3)
         assert len(commands) >= 3, 'commands once armed'
         # A short gap in the latents: one hold, no halt, then the gate passes proposals again
         holds = len(probe.status_of('guardrail_node', 'hold_stale'))
+        gap_start = probe.now_s()
         feed(gap, False)
         gap_end = probe.now_s()
         feed(10, True, until=lambda: sum(t > gap_end for t in commands) >= 3)
         assert len(probe.status_of('guardrail_node', 'hold_stale')) > holds, 'a hold in the gap'
         assert not probe.status_of('guardrail_node', 'halt: '), 'a short gap does not halt'
         assert sum(t > gap_end for t in commands) >= 3, 'commands resume after a short gap'
+        in_gap = ready_since(gap_start)
+        assert in_gap[0] and not all(in_gap) and in_gap[-1], ready  # not ready in the gap
         # A lasting fault: hold, then halt once the latent has been silent for halt_after_s
         stopped = probe.now_s()
         feed(10, False, until=lambda: probe.status_of('guardrail_node', 'halt: '))
@@ -438,10 +456,57 @@ def test_armed_gate_holds_on_a_short_gap_and_halts_on_a_lasting_fault():
             until=lambda: len(probe.status_of('guardrail_node', 'reject_disarmed')) > refused + 2,
         )
         assert len([t for t in commands if t > stopped]) == len(after), 'nothing while halted'
+        halted = ready_since(stopped)
+        assert halted[0] and not halted[-1], ready  # not ready once halted, until re-armed
         call_arm(True)
         armed = probe.now_s()
         feed(10, True, until=lambda: sum(t > armed for t in commands) >= 3)
         assert sum(t > armed for t in commands) >= 3, 'commands after re-arming'
+        probe.wait_for(lambda: ready[-1][1], 5, 'ready after re-arming')
+
+
+def test_the_configurator_counts_no_tick_while_the_gate_is_not_ready():
+    """Proposals while `jepa/gate_ready` is false (the gate refuses them: the arm cannot move)
+    are no ticks, so no progress does not give the goal up; once ready, the ticks count again
+    and a goal with no progress is given up after `patience_ticks`."""
+    with running([NodeSpec('configurator_node', {})]) as (graph, probe):
+        wait_models(probe, {'configurator_node'})
+        ready = probe.create_publisher(Bool, 'jepa/gate_ready', LATCHED_QOS)
+        latents = probe.create_publisher(Image, 'jepa/latent', SENSOR_QOS)
+        proposals = probe.create_publisher(JointTrajectory, 'jepa/command_proposal', COMMAND_QOS)
+        goal_width: list[int] = []
+        probe.create_subscription(
+            Image, 'jepa/goal_latent', lambda m: probe.record(lambda: goal_width.append(m.width)),
+            LATCHED_QOS)  # fmt: skip
+        probe.wait_for(lambda: probe.count_subscribers('jepa/goal_image') > 0, 30,
+                       'the configurator subscribing')  # fmt: skip
+        probe.goal_pub.publish(image_msg(np.zeros((96, 96, 3), np.uint8), Header()))
+        probe.wait_for(lambda: goal_width, 30, 'the goal latent')
+        ready.publish(Bool(data=False))
+        probe.wait_for(lambda: probe.status_of('configurator_node', 'waits: the gate refuses'),
+                       30, 'the configurator waiting')  # fmt: skip
+
+        def tick(n: int, until=lambda: False) -> None:
+            """`n` ticks of an actor that makes no progress: a latent, then its proposal."""
+            for _ in range(n):
+                if until():
+                    return
+                latents.publish(latent_msg(np.zeros(goal_width[0], np.float32), Header()))
+                time.sleep(0.02)
+                proposals.publish(JointTrajectory(joint_names=['a']))
+                time.sleep(0.03)
+
+        def outcome(text: str) -> list:
+            return probe.status_of('configurator_node', text)
+
+        tick(40)  # more than patience_ticks (25)
+        assert not outcome('gave_up'), 'ticks counted while the gate was not ready'
+        ready.publish(Bool(data=True))
+        probe.wait_for(lambda: outcome('the gate is ready again'), 10, 'the goal resuming')
+        tick(200, until=lambda: outcome('gave_up'))
+        probe.wait_for(lambda: outcome('gave_up'), 10, 'the goal given up')
+        ((_, _, values),) = outcome('gave_up')
+        assert values['ticks'] == '26', values  # the first sets the best energy, 25 more did not
 
 
 STOPPING = ('collision', 'clamp_collision')  # the gate's reasons for refusing or holding joints

@@ -118,6 +118,18 @@ def moving(probe: FaultProbe, after: float) -> int:
     return sum(1 for t, _ in probe.commands if t > after)
 
 
+def wait_or_explain(probe: FaultProbe, processes: NodeProcesses, predicate, timeout_s: float,
+                    what: str, seen: int) -> None:  # fmt: skip
+    """`probe.wait_for`; on a timeout, say what the graph reported since status number `seen`
+    and what each node printed last, so that a rare failure can be told from the report."""
+    try:
+        probe.wait_for(predicate, timeout_s, what)
+    except AssertionError as exc:
+        statuses = list(dict.fromkeys(e[:2] for e in probe.statuses[seen:]))[-25:]
+        logs = {name: processes.log(name).splitlines()[-6:] for name in processes.running}
+        raise AssertionError(f'{exc}; the statuses since: {statuses}; the logs: {logs}') from None
+
+
 def summaries(probe: FaultProbe) -> list[dict[str, str]]:
     """The gate's 1 Hz summaries (armed or not, its command and intervention counters)."""
     return [v for node, text, v in probe.statuses
@@ -173,9 +185,10 @@ def test_separate_processes_reach_a_goal_and_hold_when_perception_dies(tmp_path)
         assert decided(probe, 2) is None, 'the reach was still going'
         held_then_silent(probe, killed)
         # Restart: the simulator's gate re-arms itself; the reach resumes and succeeds
-        restarted = probe.now_s()
+        restarted, seen = probe.now_s(), len(probe.statuses)
         processes.start('perception_node')
-        probe.wait_for(lambda: moving(probe, restarted) >= 3, 90, 'commands after the restart')
+        wait_or_explain(probe, processes, lambda: moving(probe, restarted) >= 3, 90,
+                        'commands after the restart', seen)  # fmt: skip
         probe.wait_for(lambda: decided(probe, 2), 60, 'the second decision')
 
 
@@ -199,15 +212,9 @@ def test_physical_arm_rules_disarmed_start_halt_on_actor_death_rearm(tmp_path):
         restarted = probe.now_s()
         processes.start('actor_node')
         before = len(probe.status_of('guardrail_node', 'reject_disarmed'))
-        seen = len(probe.statuses)
-        try:
-            probe.wait_for(lambda: len(probe.status_of('guardrail_node', 'reject_disarmed'))
-                           > before, 90, 'proposals refused after the halt')  # fmt: skip
-        except AssertionError as exc:  # say what the graph reported instead
-            raise AssertionError(
-                f'{exc}; the statuses since the restart: '
-                f'{[e[:2] for e in probe.statuses[seen:]][-15:]}'
-            ) from None
+        wait_or_explain(probe, processes,
+                        lambda: len(probe.status_of('guardrail_node', 'reject_disarmed')) > before,
+                        90, 'proposals refused after the halt', len(probe.statuses))  # fmt: skip
         # The goal waits for re-arming: refused ticks are not the configurator's (patience is
         # 25 ticks, about 2 s at 12 Hz, so without that it would have given the goal up)
         time.sleep(3.0)

@@ -5,8 +5,10 @@ proposal the actor sends (`jepa/command_proposal`) is one tick of the task monit
 energy (the task's weighted distance) of the newest `jepa/latent`, the one the actor planned from,
 as in `jepa-ros eval` (read when the proposal comes, not on every frame). It decides success
 (`monitor.success_energy`) and give-up (no progress for `patience_ticks`, or `max_ticks`). While
-the guardrail reports the gate disarmed or halted (`jepa/armed`, latched) the arm cannot move, so
-proposals then are not ticks: a goal set before arming, or across a halt, waits. When the
+the guardrail reports the gate disarmed or halted (`jepa/armed`, latched), or refusing every
+proposal because its joint states or latents are stale (`jepa/gate_ready`, latched), the arm
+cannot move, so proposals then are not ticks: a goal set before arming, across a halt or while
+the gate's inputs are missing (a restarted node it has not heard yet) waits. When the
 goal is reached, abandoned or cancelled (`jepa/cancel`, std_srvs/Trigger) it publishes an empty
 goal latent: the actor goes idle and sends nothing, the guardrail holds the arm once, and the arm
 is free to be moved by other means. The task status (mode, goal energy, ticks, outcome) goes to
@@ -91,7 +93,9 @@ class ConfiguratorNode(Node):
         self.create_subscription(JointTrajectory, 'jepa/command_proposal', self.on_proposal,
                                  COMMAND_QOS)  # fmt: skip
         self.armed = True  # until the guardrail says otherwise (none yet: nothing is refused)
+        self.ready = True
         self.create_subscription(Bool, 'jepa/armed', self.on_armed, LATCHED_QOS)
+        self.create_subscription(Bool, 'jepa/gate_ready', self.on_ready, LATCHED_QOS)
         self.create_service(Trigger, 'jepa/cancel', self.on_cancel)
         self.actor_parameters = AsyncParameterClient(self, self.params['actor_node'])
         self.add_on_set_parameters_callback(self.validate_parameters)
@@ -185,11 +189,25 @@ class ConfiguratorNode(Node):
             self.status.change(f'goal {self.goals} waits: the gate is not armed',
                                mode='reaching', goal=self.goals, outcome='waiting')  # fmt: skip
 
+    def on_ready(self, msg: Bool) -> None:
+        with self.lock:
+            was_ready, self.ready = self.ready, msg.data
+            report = self.monitor.active and self.armed and msg.data != was_ready
+        if not report:  # (disarmed: on_armed said so)
+            return
+        if msg.data:
+            self.status.change(f'goal {self.goals}: the gate is ready again', mode='reaching',
+                               goal=self.goals, outcome='reaching')  # fmt: skip
+        else:
+            self.status.change(f'goal {self.goals} waits: the gate refuses proposals (stale '
+                               'joint states or latents)', mode='reaching', goal=self.goals,
+                               outcome='waiting')  # fmt: skip
+
     def on_proposal(self, msg: JointTrajectory) -> None:
         """One control tick: the actor acted on the newest latent; account its energy (not
-        while the gate is disarmed: the arm could not move)."""
+        while the gate is disarmed or not ready: the arm could not move)."""
         with self.lock:
-            if not self.monitor.active or not self.armed:
+            if not self.monitor.active or not self.armed or not self.ready:
                 return
             energy = self.newest_energy()
             if energy is None:

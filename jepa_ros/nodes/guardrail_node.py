@@ -11,8 +11,9 @@ physical arm (`require_arming`) a fault that lasts `halt_after_s` (a silent sens
 proposals while a goal is set on `jepa/goal_latent`) also halts the gate, which starts disarmed
 and is armed by `jepa/arm` (std_srvs/SetBool: true arms, false halts). A shorter gap only holds:
 the arm stays at its measured position and the gate passes the next valid proposal. Whether the
-gate is armed is latched on `jepa/armed` (std_msgs/Bool, on every change): the configurator does
-not count ticks the arm could not move in.
+gate is armed is latched on `jepa/armed` (std_msgs/Bool, on every change), and whether it would
+pass a valid proposal now (armed, and the joint states and latents fresh) on `jepa/gate_ready`
+(std_msgs/Bool, on every change): the configurator does not count ticks the arm could not move in.
 Every intervention is published on `jepa/status` with a reason code, the offending values and a
 counter.
 """
@@ -160,6 +161,7 @@ class GuardrailNode(Node):
                                  callback_group=group)  # fmt: skip
         self.create_service(SetBool, 'jepa/arm', self.on_arm, callback_group=group)
         self.armed_pub = self.create_publisher(Bool, 'jepa/armed', LATCHED_QOS)
+        self.ready_pub = self.create_publisher(Bool, 'jepa/gate_ready', LATCHED_QOS)
         # One deadline timer per input, restarted by each message: it fires only after silence
         self.deadlines = {
             name: self.create_timer(watchdog.timeout_s(name), partial(self.on_deadline, name),
@@ -172,6 +174,8 @@ class GuardrailNode(Node):
         self.status.change(f'guardrail up, {state}', armed=self.gate.armed)
         self.was_armed = self.gate.armed
         self.armed_pub.publish(Bool(data=self.gate.armed))
+        self.was_ready = self.gate.ready(self.now_s())  # not yet: no sensor input came
+        self.ready_pub.publish(Bool(data=self.was_ready))
 
     def now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -189,6 +193,7 @@ class GuardrailNode(Node):
     def on_latent(self, msg: Image) -> None:
         self.gate.latent(self.read_joints())
         self.restart('latent')
+        self.publish_state()
 
     def on_goal(self, msg: Image) -> None:
         self.gate.goal(msg.width > 0)  # an empty goal latent: the actor goes idle on purpose
@@ -226,16 +231,20 @@ class GuardrailNode(Node):
             response.message = 'halted'
         response.success = True
         self.status.report(OK, response.message, armed=self.gate.armed)
-        self.log_arming()
+        self.publish_state()
         return response
 
-    def log_arming(self) -> None:
-        """Log at INFO and latch on `jepa/armed` when the gate was armed or disarmed (by the
-        service, or a halt)."""
+    def publish_state(self) -> None:
+        """Latch on `jepa/armed` (and log at INFO) when the gate was armed or disarmed (by the
+        service, or a halt), and on `jepa/gate_ready` when it started or stopped being ready."""
         if self.gate.armed != self.was_armed:
             self.was_armed = self.gate.armed
             self.get_logger().info('armed' if self.gate.armed else 'disarmed')
             self.armed_pub.publish(Bool(data=self.gate.armed))
+        ready = self.gate.ready(self.now_s())
+        if ready != self.was_ready:
+            self.was_ready = ready
+            self.ready_pub.publish(Bool(data=ready))
 
     def act(self, decision: Decision) -> None:
         """Send the decision's command, then report each intervention."""
@@ -249,7 +258,7 @@ class GuardrailNode(Node):
                 total_interventions=sum(self.gate.counts.values()),
                 commands=self.gate.commands, armed=self.gate.armed,
             )  # fmt: skip
-        self.log_arming()
+        self.publish_state()
 
     def send(self, command: Command) -> None:
         msg = JointTrajectory(joint_names=list(command.joint_names))  # stamp 0: start now
