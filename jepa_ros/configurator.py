@@ -6,7 +6,9 @@ when the goal counts as reached or abandoned. `build_actor` composes the actor f
 task; `TaskMonitor` turns the stream of goal energies into an outcome: success once the energy has
 stayed below `success_energy` for `settle_ticks` ticks, give-up when the best energy has not
 fallen by `min_progress` within `patience_ticks` ticks or after `max_ticks`. Ground truth is never
-read; the thresholds are calibrated on simulator runs by `jepa-ros calibrate`.
+read; the thresholds are calibrated on simulator runs by `jepa-ros calibrate`. `Retreat` is a
+subgoal of the configurator's: when the goal energy stalls far from the goal (a straight path the
+floor blocks), the actor is sent to the arm's home pose first, then to the goal again.
 """
 
 from __future__ import annotations
@@ -134,6 +136,83 @@ class TaskMonitor:
 
 
 @dataclass(frozen=True)
+class RetreatConfig:
+    """When to send the actor to the home pose (a subgoal) before the goal again; off by
+    default (`stall_ticks` 0)."""
+
+    stall_ticks: int = field(
+        default=0, metadata={'help': 'retreat once the goal energy has not fallen by '
+                             'min_progress for this many ticks (0: never retreat)'},
+    )  # fmt: skip
+    min_progress: float = field(
+        default=0.05, metadata={'help': 'relative fall of the best energy that counts as progress'}
+    )
+    min_energy: float = field(
+        default=0.05, metadata={'help': 'retreat only while the goal energy is above this: a '
+                                'stall far from the goal, not near it'},
+    )  # fmt: skip
+    home_energy: float = field(
+        default=0.02, metadata={'help': 'home is reached once its energy is below this'}
+    )
+    max_ticks: int = field(
+        default=20, metadata={'help': 'ticks toward home at most, then to the goal again'}
+    )
+
+    def __post_init__(self) -> None:
+        if self.stall_ticks < 0:
+            raise ValueError(f'stall_ticks must be >= 0, got {self.stall_ticks}')
+        if self.max_ticks < 1:
+            raise ValueError(f'max_ticks must be >= 1, got {self.max_ticks}')
+        for name in ('min_energy', 'home_energy'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+        if not 0 <= self.min_progress < 1:
+            raise ValueError(f'min_progress must be in [0, 1), got {self.min_progress}')
+
+    @property
+    def enabled(self) -> bool:
+        return self.stall_ticks > 0
+
+
+class Retreat:
+    """Whether the actor heads for the goal or for home this tick: `update(goal_energy,
+    home_energy) -> True` toward home.
+
+    Toward the goal until its energy has not fallen by `min_progress` for `stall_ticks` ticks
+    while above `min_energy`; then toward home (once per goal) until the home energy is below
+    `home_energy` or for `max_ticks` ticks; then toward the goal again, with `returned` True for
+    that tick (the caller restarts what measured the progress toward the goal). Energies only.
+    """
+
+    def __init__(self, config: RetreatConfig) -> None:
+        self.config = config
+        self.start()
+
+    def start(self) -> None:
+        """A new goal."""
+        self.homeward, self.used, self.returned = False, False, False
+        self.best, self.since, self.ticks = math.inf, 0, 0
+
+    def update(self, goal_energy: float, home_energy: float) -> bool:
+        cfg = self.config
+        self.returned = False
+        if self.homeward:
+            self.ticks += 1
+            if home_energy < cfg.home_energy or self.ticks >= cfg.max_ticks:
+                self.homeward, self.returned = False, True
+                self.best, self.since = math.inf, 0
+            return self.homeward
+        if goal_energy < self.best * (1 - cfg.min_progress):
+            self.best, self.since = goal_energy, 0
+        else:
+            self.since += 1
+        stalled = self.since >= cfg.stall_ticks and goal_energy > cfg.min_energy
+        if cfg.enabled and not self.used and stalled:
+            self.homeward, self.used, self.ticks = True, True, 0
+        return self.homeward
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """A named parameter set: planner, cost and monitor settings for one kind of task.
 
@@ -148,6 +227,7 @@ class TaskConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     actor: ActorMode = field(default_factory=ActorMode)
+    retreat: RetreatConfig = field(default_factory=RetreatConfig)
 
     def __post_init__(self) -> None:
         if self.planner not in PLANNERS:
@@ -161,7 +241,8 @@ class TaskConfig:
         planner.pop('action_limit'), planner.pop('seed')
         return {'name': self.name, 'description': self.description, 'planner': self.planner,
                 'planner_config': planner, 'cost': plain(self.cost),
-                'monitor': plain(self.monitor), 'actor': plain(self.actor)}  # fmt: skip
+                'monitor': plain(self.monitor), 'actor': plain(self.actor),
+                'retreat': plain(self.retreat)}  # fmt: skip
 
 
 def _section(cls, data: Any, where: str):
@@ -183,7 +264,7 @@ def task_from_dict(name: str, data: dict[str, Any]) -> TaskConfig:
     """One task from its YAML mapping; unknown keys and bad values raise TaskError."""
     if not isinstance(data, dict):
         raise TaskError(f'task {name!r} must be a mapping, got {type(data).__name__}')
-    known = {'description', 'planner', 'planner_config', 'cost', 'monitor', 'actor'}
+    known = {'description', 'planner', 'planner_config', 'cost', 'monitor', 'actor', 'retreat'}
     unknown = sorted(set(data) - known)
     if unknown:
         raise TaskError(f'task {name!r}: unknown keys {unknown} (known: {sorted(known)})')
@@ -197,6 +278,7 @@ def task_from_dict(name: str, data: dict[str, Any]) -> TaskConfig:
             cost=_section(CostConfig, data.get('cost'), f'{name}.cost'),
             monitor=_section(MonitorConfig, data.get('monitor'), f'{name}.monitor'),
             actor=_section(ActorMode, data.get('actor'), f'{name}.actor'),
+            retreat=_section(RetreatConfig, data.get('retreat'), f'{name}.retreat'),
         )
     except ValueError as exc:
         raise TaskError(f'task {name!r}: {exc}') from exc

@@ -16,7 +16,7 @@ import torch
 
 from jepa_ros.actor import Actor
 from jepa_ros.collision import CollisionModel
-from jepa_ros.configurator import Outcome, TaskMonitor
+from jepa_ros.configurator import Outcome, Retreat, TaskMonitor
 from jepa_ros.envs.arm_world import ArmWorld, Goal, Observation
 from jepa_ros.envs.kinematics import ee_position_function
 from jepa_ros.guardrails import GuardrailConfig, Guardrails, Proposal
@@ -35,12 +35,24 @@ class JepaPolicy:
     """The world-model actor, told the goal by its image only.
 
     With a task monitor, the configurator's decisions apply: once the goal energy says the goal
-    is reached (or abandoned) the arm holds (zero action) for the rest of the episode.
+    is reached (or abandoned) the arm holds (zero action) for the rest of the episode. With a
+    `retreat` and the latent of the arm at its home pose (`home`, encoded from a picture of it),
+    a reach whose goal energy stalls far from the goal goes home first (ticks of mode
+    `retreat`, which the monitor does not count), then to the goal again with a fresh patience.
     """
 
-    def __init__(self, actor: Actor, monitor: TaskMonitor | None = None) -> None:
+    def __init__(
+        self,
+        actor: Actor,
+        monitor: TaskMonitor | None = None,
+        retreat: Retreat | None = None,
+        home: torch.Tensor | None = None,
+    ) -> None:
+        if (retreat is None) != (home is None):
+            raise ValueError('a retreat needs the home latent, and the home latent a retreat')
         self.actor = actor
         self.monitor = monitor
+        self.retreat, self.home = retreat, home
         self.goal_latent: torch.Tensor | None = None
 
     def reset(self, goal: Goal) -> None:
@@ -48,6 +60,8 @@ class JepaPolicy:
         self.goal_latent = self.actor.encode(goal.images)
         if self.monitor is not None:
             self.monitor.start()
+        if self.retreat is not None:
+            self.retreat.start()
 
     def act(self, observation: Observation) -> tuple[np.ndarray, dict[str, Any]]:
         """Encode, let the monitor decide, then the actor; info: `encode_ms` (image to
@@ -57,16 +71,33 @@ class JepaPolicy:
         latent = self.actor.encode(observation.images)
         encode_ms = 1000 * (time.perf_counter() - start)
         energy = self.actor.goal_energy(latent, self.goal_latent)
-        if self.monitor is not None and self.monitor.update(energy) is not Outcome.REACHING:
-            hold = np.zeros(len(observation.joints))
-            return hold, {'goal_energy': energy, 'outcome': self.monitor.outcome.value}
-        action, info = self.actor.act(latent, observation.joints, self.goal_latent)
+        target = self.goal_latent
+        if self.retreat is not None and self.reaching:
+            was_homeward = self.retreat.homeward
+            homeward = self.retreat.update(energy, self.actor.goal_energy(latent, self.home))
+            if homeward != was_homeward:
+                self.actor.reset()  # its warm start was made for the other target
+            if self.retreat.returned and self.monitor is not None:
+                self.monitor.start()  # the goal's progress is measured anew from home
+            target = self.home if homeward else target
+        if target is self.goal_latent and self.monitor is not None:
+            if self.monitor.update(energy) is not Outcome.REACHING:
+                hold = np.zeros(len(observation.joints))
+                return hold, {'goal_energy': energy, 'outcome': self.monitor.outcome.value}
+        action, info = self.actor.act(latent, observation.joints, target)
+        if target is self.home:
+            info['mode'], info['goal_energy'] = 'retreat', energy
         if self.monitor is not None:
             info['outcome'] = self.monitor.outcome.value
         info['decide_ms'] = info['plan_ms']
         info['encode_ms'] = encode_ms
         info['plan_ms'] = 1000 * (time.perf_counter() - start)  # camera image to command
         return action, info
+
+    @property
+    def reaching(self) -> bool:
+        """Still after the goal (not declared reached or abandoned)."""
+        return self.monitor is None or self.monitor.active
 
 
 class GatedPolicy:

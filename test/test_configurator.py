@@ -14,6 +14,8 @@ from jepa_ros.configurator import (
     load_tasks,
     MonitorConfig,
     Outcome,
+    Retreat,
+    RetreatConfig,
     TaskError,
     TaskMonitor,
 )  # fmt: skip
@@ -87,6 +89,9 @@ def test_shipped_tasks_load():
         ('reach:\n  monitor: {success_energy: -1}\n', 'success_energy'),
         ('reach:\n  planner: gradient\n', 'planner must be one of'),
         ('reach:\n  cost: {distance: l7}\n', 'distance must be one of'),
+        ('reach:\n  retreat: {stall_ticks: -1}\n', 'stall_ticks'),
+        ('reach:\n  retreat: {home_energy: 0}\n', 'home_energy'),
+        ('reach:\n  retreat: {go_home: true}\n', 'unknown keys'),
         ('- just a list\n', 'mapping'),
     ],
 )
@@ -150,3 +155,40 @@ def test_calibration_picks_a_threshold_that_separates_reached_from_not():
     rows = [r for r in report['table'] if r['settle_ticks'] == 1]
     assert rows[0]['median_final_distance_m'] < rows[-1]['median_final_distance_m']
     assert rows[0]['success_rate_2cm'] >= rows[-1]['success_rate_2cm']
+
+
+def run_retreat(config: RetreatConfig, goal_energies, home_energies) -> list[bool]:
+    retreat = Retreat(config)
+    return [retreat.update(g, h) for g, h in zip(goal_energies, home_energies)]
+
+
+def test_a_stall_far_from_the_goal_goes_home_once_then_back_to_the_goal():
+    config = RetreatConfig(stall_ticks=3, min_energy=0.1, home_energy=0.02, max_ticks=5)
+    falling = [1.0, 0.8, 0.6]
+    stalled = [0.5, 0.5, 0.5, 0.5]  # the first sets the best; three more do not fall 5%
+    home = [0.2, 0.1, 0.01]  # home reached on the third tick toward it
+    retreat = Retreat(config)
+    ticks = falling + stalled + [0.7, 0.7, 0.7]
+    homes = [1.0] * 7 + home
+    toward = [retreat.update(g, h) for g, h in zip(ticks, homes)]
+    assert toward == [False] * 6 + [True, True, True, False]
+    assert retreat.returned and retreat.used
+    # Once a goal: a second stall stays on the goal
+    assert not any(retreat.update(0.7, 1.0) for _ in range(10))
+    retreat.start()  # a new goal may retreat again
+    assert any(retreat.update(0.7, 1.0) for _ in range(10))
+
+
+def test_no_retreat_near_the_goal_off_by_default_and_at_most_max_ticks():
+    config = RetreatConfig(stall_ticks=3, min_energy=0.1, home_energy=0.02, max_ticks=4)
+    assert not any(run_retreat(config, [0.05] * 20, [1.0] * 20)), 'a stall near the goal'
+    assert not any(run_retreat(RetreatConfig(), [0.5] * 20, [1.0] * 20)), 'off by default'
+    toward = run_retreat(config, [0.5] * 20, [1.0] * 20)  # home never reached
+    assert toward == [False] * 3 + [True] * 4 + [False] * 13
+
+
+@pytest.mark.parametrize('kw', [{'stall_ticks': -1}, {'max_ticks': 0}, {'min_energy': 0},
+                                {'home_energy': -1.0}, {'min_progress': 1.0}])  # fmt: skip
+def test_bad_retreat_config_is_refused(kw):
+    with pytest.raises(ValueError):
+        RetreatConfig(**kw)

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from jepa_ros.actor import Actor
+from jepa_ros.configurator import MonitorConfig, Retreat, RetreatConfig, TaskMonitor
 from jepa_ros.cost import CostConfig, TrajectoryCost
 from jepa_ros.cost.cost import traced_terms
 from jepa_ros.envs.arm_world import ArmWorld, Observation
 from jepa_ros.envs.kinematics import ForwardKinematics
-from jepa_ros.evaluation import EpisodeResult, summarize
+from jepa_ros.evaluation import EpisodeResult, JepaPolicy, run_episode, summarize
 from jepa_ros.limits import JointLimits
 from jepa_ros.mode1 import ActorMode, PolicyConfig, ReactivePolicy
 from jepa_ros.planning import CEMPlanner, PlannerConfig
@@ -300,3 +301,28 @@ def test_the_fine_stage_serves_ticks_near_the_goal_unless_a_guardrail_objects(pa
 def test_bad_fine_stage_settings_are_refused(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         ActorMode(**kw)
+
+
+def test_a_stalled_reach_retreats_home_without_the_monitor_counting_those_ticks(parts, tiny_scene):
+    """JepaPolicy with a Retreat: the ticks toward home are mode `retreat`, the monitor counts
+    none of them, and the goal's patience starts anew when the reach turns back to the goal."""
+    model, _, _, _ = parts
+    actor = mode_actor(parts, 'mode2', samples=8)
+    # Any tick without a 99% fall is a stall; home is never "reached": 3 ticks toward it
+    retreat = Retreat(RetreatConfig(stall_ticks=1, min_progress=0.99, min_energy=1e-9,
+                                    home_energy=1e-12, max_ticks=3))  # fmt: skip
+    monitor = TaskMonitor(MonitorConfig(success_energy=1e-12, patience_ticks=4))
+    with ArmWorld(tiny_scene) as world:
+        home = actor.encode(world.reset().images)
+        goal = world.sample_goal(np.random.default_rng(0))
+        policy = JepaPolicy(actor, monitor, retreat, home)
+        result = run_episode(world, policy, world.sample_configuration(
+            np.random.default_rng(1)), goal, 12)  # fmt: skip
+    modes = [i.get('mode') for i in result.infos]
+    assert modes[:5] == ['mode2', 'retreat', 'retreat', 'retreat', 'mode2'], modes
+    assert all('goal_energy' in i for i in result.infos)
+    # Back at the goal (tick 5) with a fresh patience of 4: given up after tick 9, not tick 5
+    outcomes = [i['outcome'] for i in result.infos]
+    assert outcomes[4:8] == ['reaching'] * 4 and outcomes[-1] == 'gave_up', outcomes
+    with pytest.raises(ValueError, match='home latent'):
+        JepaPolicy(actor, monitor, retreat, None)

@@ -39,6 +39,7 @@ from jepa_ros.configurator import (
     DEFAULT_TASK,
     load_task,
     PLANNERS,
+    Retreat,
     TaskConfig,
     TaskError,
     TaskMonitor,
@@ -218,7 +219,11 @@ def make_policy(
         monitor = None if args.no_monitor or name == 'untrained' else TaskMonitor(task.monitor)
         policy = policy_for(task.actor, model, args.policy or '')
         actor = build_actor(model, scene, world.limits, task, args.seed, policy)
-        return JepaPolicy(actor, monitor)
+        if not task.retreat.enabled:
+            return JepaPolicy(actor, monitor)
+        home = np.array([scene.home.get(n, 0.0) for n in scene.controlled_joints])
+        home_latent = actor.encode(world.reset(home).images)  # a picture of the arm at home
+        return JepaPolicy(actor, monitor, Retreat(task.retreat), home_latent)
     if name == 'random':
         return RandomPolicy(scene.max_step_rad, scene.action_dim, args.seed)
     return OraclePolicy()

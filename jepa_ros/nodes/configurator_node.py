@@ -56,6 +56,7 @@ from jepa_ros.nodes.common import (
     SENSOR_QOS,
     StatusReporter,
     TASKS_FILE,
+    WARN,
 )  # fmt: skip
 
 PARAMETERS = {
@@ -109,6 +110,12 @@ class ConfiguratorNode(Node):
             monitor = replace(monitor, max_ticks=self.params['max_ticks'])
         with self.lock:
             self.task, self.monitor = task, TaskMonitor(monitor)
+        if task.retreat.enabled:  # (jepa-ros eval's, in the simulator)
+            self.status.report(
+                WARN,
+                f'task {name!r}: its retreat (home first on a stall) '
+                'is not done in the ROS graph yet; goals are reached directly',
+            )
 
     def validate_parameters(self, parameters) -> SetParametersResult:
         for parameter in parameters:
