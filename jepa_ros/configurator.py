@@ -80,6 +80,26 @@ class MonitorConfig:
             raise ValueError(f'min_progress must be in [0, 1), got {self.min_progress}')
 
 
+class Progress:
+    """The best goal energy so far, and the ticks since it last fell by `min_progress` (a
+    relative fall): `update(energy) -> ticks without progress`."""
+
+    def __init__(self, min_progress: float) -> None:
+        self.min_progress = min_progress
+        self.reset()
+
+    def reset(self) -> None:
+        self.best, self.since = math.inf, 0
+
+    def update(self, energy: float) -> int:
+        if energy < self.best * (1 - self.min_progress):
+            self.best, self.since = energy, 0
+        else:
+            self.best = min(self.best, energy)
+            self.since += 1
+        return self.since
+
+
 class TaskMonitor:
     """Outcome of the current goal from its energy stream: `update(energy) -> Outcome`.
 
@@ -91,13 +111,17 @@ class TaskMonitor:
         self.config = config
         self.outcome = Outcome.IDLE
         self.ticks = 0
-        self.best_energy = math.inf
         self._below = 0
-        self._since_progress = 0
+        self._progress = Progress(config.min_progress)
+
+    @property
+    def best_energy(self) -> float:
+        return self._progress.best
 
     def start(self) -> None:
         self.outcome = Outcome.REACHING
-        self.ticks, self.best_energy, self._below, self._since_progress = 0, math.inf, 0, 0
+        self.ticks, self._below = 0, 0
+        self._progress.reset()
 
     def cancel(self) -> None:
         if self.outcome in (Outcome.REACHING, Outcome.IDLE):
@@ -119,14 +143,10 @@ class TaskMonitor:
         if not decide:
             return self.outcome
         self._below = self._below + 1 if energy < cfg.success_energy else 0
-        if energy < self.best_energy * (1 - cfg.min_progress):
-            self.best_energy, self._since_progress = energy, 0
-        else:
-            self.best_energy = min(self.best_energy, energy)
-            self._since_progress += 1
+        since_progress = self._progress.update(energy)
         if self._below >= cfg.settle_ticks:
             self.outcome = Outcome.SUCCEEDED
-        elif self._since_progress >= cfg.patience_ticks or 0 < cfg.max_ticks <= self.ticks:
+        elif since_progress >= cfg.patience_ticks or 0 < cfg.max_ticks <= self.ticks:
             self.outcome = Outcome.GAVE_UP
         return self.outcome
 
@@ -180,34 +200,30 @@ class Retreat:
 
     Toward the goal until its energy has not fallen by `min_progress` for `stall_ticks` ticks
     while above `min_energy`; then toward home (once per goal) until the home energy is below
-    `home_energy` or for `max_ticks` ticks; then toward the goal again, with `returned` True for
-    that tick (the caller restarts what measured the progress toward the goal). Energies only.
+    `home_energy` or for `max_ticks` ticks; then toward the goal again, its progress measured
+    anew. Energies only.
     """
 
     def __init__(self, config: RetreatConfig) -> None:
         self.config = config
+        self.progress = Progress(config.min_progress)
         self.start()
 
     def start(self) -> None:
         """A new goal."""
-        self.homeward, self.used, self.returned = False, False, False
-        self.best, self.since, self.ticks = math.inf, 0, 0
+        self.homeward, self.used, self.ticks = False, False, 0
+        self.progress.reset()
 
     def update(self, goal_energy: float, home_energy: float) -> bool:
         cfg = self.config
-        self.returned = False
         if self.homeward:
             self.ticks += 1
             if home_energy < cfg.home_energy or self.ticks >= cfg.max_ticks:
-                self.homeward, self.returned = False, True
-                self.best, self.since = math.inf, 0
+                self.homeward = False
+                self.progress.reset()
             return self.homeward
-        if goal_energy < self.best * (1 - cfg.min_progress):
-            self.best, self.since = goal_energy, 0
-        else:
-            self.since += 1
-        stalled = self.since >= cfg.stall_ticks and goal_energy > cfg.min_energy
-        if cfg.enabled and not self.used and stalled:
+        stalled = self.progress.update(goal_energy) >= cfg.stall_ticks
+        if cfg.enabled and not self.used and stalled and goal_energy > cfg.min_energy:
             self.homeward, self.used, self.ticks = True, True, 0
         return self.homeward
 

@@ -77,7 +77,7 @@ class JepaPolicy:
             homeward = self.retreat.update(energy, self.actor.goal_energy(latent, self.home))
             if homeward != was_homeward:
                 self.actor.reset()  # its warm start was made for the other target
-            if self.retreat.returned and self.monitor is not None:
+            if was_homeward and not homeward and self.monitor is not None:
                 self.monitor.start()  # the goal's progress is measured anew from home
             target = self.home if homeward else target
         if target is self.goal_latent and self.monitor is not None:

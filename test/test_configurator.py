@@ -172,7 +172,7 @@ def test_a_stall_far_from_the_goal_goes_home_once_then_back_to_the_goal():
     homes = [1.0] * 7 + home
     toward = [retreat.update(g, h) for g, h in zip(ticks, homes)]
     assert toward == [False] * 6 + [True, True, True, False]
-    assert retreat.returned and retreat.used
+    assert retreat.used and not retreat.homeward
     # Once a goal: a second stall stays on the goal
     assert not any(retreat.update(0.7, 1.0) for _ in range(10))
     retreat.start()  # a new goal may retreat again

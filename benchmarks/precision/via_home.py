@@ -43,10 +43,10 @@ def main() -> None:
     parser.add_argument('--json', type=Path, required=True)
     args = parser.parse_args()
     scene = load_scene(args.scene)
-    home = np.array([scene.home.get(n, 0.0) for n in scene.controlled_joints])
     rows = []
     for seed in args.seeds:
         with ArmWorld(scene, seed=seed) as world:
+            home = world.home_joints
             for n, (start, goal) in enumerate(make_pairs(world, args.episodes, seed)):
                 straight = run_episode(world, OraclePolicy(), start, goal, args.budget)
                 if straight.final_distance < SUCCESS_DISTANCE_M:

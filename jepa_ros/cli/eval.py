@@ -221,8 +221,7 @@ def make_policy(
         actor = build_actor(model, scene, world.limits, task, args.seed, policy)
         if not task.retreat.enabled:
             return JepaPolicy(actor, monitor)
-        home = np.array([scene.home.get(n, 0.0) for n in scene.controlled_joints])
-        home_latent = actor.encode(world.reset(home).images)  # a picture of the arm at home
+        home_latent = actor.encode(world.reset(world.home_joints).images)  # a picture of it
         return JepaPolicy(actor, monitor, Retreat(task.retreat), home_latent)
     if name == 'random':
         return RandomPolicy(scene.max_step_rad, scene.action_dim, args.seed)
