@@ -11,7 +11,8 @@ Stages (each skipped when its output exists, so an interrupted run goes on where
 4. `jepa-ros calibrate --ros` on the reaching graph (the arm's graph + sim_node, the gate
    requiring arming, as on hardware), held-out frames, seed 2000;
 5. `jepa-ros eval --ros` on the same graph running the calibrated task, held-out frames, seed
-   1000 (disjoint pairs are not guaranteed, the seeds differ);
+   1000 (disjoint pairs are not guaranteed, the seeds differ), and each of --more-eval-seeds
+   (a fresh graph each);
 6. the simulator's own `jepa-ros eval --scene kuka_iiwa` with the checkpoint (jepa and the
    joint-space oracle).
 Writes the time of every stage and the results to --json.
@@ -124,6 +125,10 @@ def main() -> int:
     parser.add_argument('--heldout-episodes', type=int, default=40)
     parser.add_argument('--rate', type=float, default=30.0, help='exploration commands/s')
     parser.add_argument('--goals', type=int, default=30, help='ROS-mode eval pairs')
+    parser.add_argument(
+        '--more-eval-seeds', type=int, nargs='*', default=[],
+        help='further ROS-mode evals on other draws of the held-out pairs (eval_ros_seedS)',
+    )  # fmt: skip
     parser.add_argument('--sim-pairs', type=int, default=50, help="the simulator's eval pairs")
     parser.add_argument('--train-args', default='', help='extra `jepa-ros train` arguments')
     parser.add_argument(
@@ -194,18 +199,19 @@ def main() -> int:
         print(f'calibrated ({calibration}): add the task {TASK!r} with its monitor to '
               'config/tasks.yaml, then run this again')  # fmt: skip
         return 1
-    evaluation = out / 'eval_ros.json'
-    if not evaluation.is_file():
-        with stage('eval_ros'), reaching_graph(out, model, TASK, 'eval'):
-            jepa_ros('eval', *ros, '--episodes', str(args.goals), '--seed', '1000', '--json',
-                     str(evaluation))  # fmt: skip
+    evaluations = {'eval_ros': 1000, **{f'eval_ros_seed{s}': s for s in args.more_eval_seeds}}
+    for name, seed in evaluations.items():
+        if not (out / f'{name}.json').is_file():
+            with stage(name), reaching_graph(out, model, TASK, name):
+                jepa_ros('eval', *ros, '--episodes', str(args.goals), '--seed', str(seed),
+                         '--json', str(out / f'{name}.json'))  # fmt: skip
     simulated = out / 'eval_sim.json'
     if not simulated.is_file():
         with stage('eval_sim'):
             jepa_ros('eval', '--checkpoint', str(model), '--scene', 'kuka_iiwa', '--task', TASK,
                      '--episodes', str(args.sim_pairs), '--policies', 'jepa', 'oracle',
                      '--json', str(simulated))  # fmt: skip
-    for name in ('calibrate_ros', 'eval_ros', 'eval_sim'):
+    for name in ('calibrate_ros', *evaluations, 'eval_sim'):
         data = json.loads((out / f'{name}.json').read_text())
         report[name] = {k: v for k, v in data.items() if k != 'table'}
     args.json.write_text(json.dumps(report, indent=2) + '\n')
