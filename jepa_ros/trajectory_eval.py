@@ -104,8 +104,10 @@ class RandomGymPolicy:
 class LatentGoalPolicy:
     """Mode-2 on a gymnasium world: encode the frames, plan action sequences (S, H, A) within
     the Box by minimising the goal energy of the world model's rollouts (the proprio-grounded
-    latent dims weigh 1, the free ones `learned_weight`), take the first action. The model runs
-    on its device; the search stays on the CPU."""
+    latent dims weigh 1, the free ones `learned_weight`), take the first action. With
+    `rest_weight` > 0, the energy of the last predicted step against the one before it (the same
+    dims) is added: arrive at rest, where actions are torques and an arm that reaches the goal
+    moving carries past it. The model runs on its device; the search stays on the CPU."""
 
     def __init__(
         self,
@@ -116,8 +118,14 @@ class LatentGoalPolicy:
         low: np.ndarray,
         high: np.ndarray,
         goal_proprio: slice | None = None,
+        rest_weight: float = 0.0,
     ) -> None:
+        if not rest_weight >= 0:
+            raise GymWorldError(f'rest_weight must be >= 0, got {rest_weight}')
+        if rest_weight and planner_config.horizon < 2:
+            raise GymWorldError('rest_weight needs a planning horizon of 2 steps or more')
         self.model = model
+        self.rest_weight = rest_weight
         self.device = model_device(model)
         self.low, self.high = low, high
         limit = float(np.abs(np.stack([low, high])).max())
@@ -156,6 +164,10 @@ class LatentGoalPolicy:
             predicted = self.model.rollout(latent.expand(len(actions), -1), actions)  # (S, H, D)
             energy = latent_distance(predicted, self.goal, self.distance, self.weights)
             energy = energy.mean(dim=1) if self.reduction == 'sum' else energy[:, -1]
+            if self.rest_weight:  # (S,): the motion predicted at the horizon's end
+                motion = latent_distance(predicted[:, -1], predicted[:, -2], self.distance,
+                                         self.weights)  # fmt: skip
+                energy = energy + self.rest_weight * motion
             return energy.cpu()
 
         plan, info = self.planner.plan(cost)

@@ -4,6 +4,7 @@ end (train a tiny model on a registered test env, evaluate jepa, untrained and r
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 
 import numpy as np
@@ -23,6 +24,7 @@ from jepa_ros.trajectory_eval import (  # noqa: E402
     summarize_pairs,
     trajectory_pairs,
 )
+from jepa_ros.world_model.checkpoint import load_checkpoint  # noqa: E402
 
 POINT = GymWorldConfig('gym_test_envs:JepaPoint-v0', 'obs.position', width=16, height=16)
 OFFSET = 4
@@ -87,8 +89,11 @@ def test_eval_trajectories_end_to_end_with_baselines(tmp_path, capsys):
     run = tmp_path / 'run'
     train = ['train', '--data', str(tmp_path / 'train'), '--out', str(run), '--encoder-steps',
              '4', '--predictor-steps', '4', '--batch-size', '8', '--predictor-batch-size', '8',
-             '--latent-dim', '8', '--rollout-steps', '2']  # fmt: skip
+             '--latent-dim', '8', '--rollout-steps', '2', '--spatial-features', '4',
+             '--channels', '16']  # fmt: skip
     assert main(train) == 0, capsys.readouterr().err
+    config = load_checkpoint(run / 'model.pt')[0].config  # the architecture flags reach the model
+    assert (config.latent_dim, config.spatial_features, config.channels) == (8, 4, 16)
     probed = tmp_path / 'probe.json'
     assert main(['probe', '--checkpoint', str(run / 'model.pt'), '--data',
                  str(tmp_path / 'heldout'), '--json', str(probed)]) == 0  # fmt: skip
@@ -149,3 +154,65 @@ def test_the_goal_energy_weighs_the_chosen_proprio_components_and_actions_stay_i
         assert np.all(action >= low) and np.all(action <= high) and info['goal_energy'] == 0.0
     with pytest.raises(GymWorldError, match='selects no proprio component'):
         LatentGoalPolicy(model, 'cem', planner, CostConfig(), low, high, slice(4, 6))
+
+
+def test_the_rest_weight_makes_a_torque_driven_arm_settle_on_the_goal():
+    """A world model whose latent is (position, velocity) of a double integrator driven by its
+    action (a torque): planning on the position alone arrives moving and overshoots the goal by
+    a third of the way; with `rest_weight` the same planner also weighs the motion at the
+    horizon's end and brakes in time."""
+    import torch
+
+    from jepa_ros.cost.cost import CostConfig
+    from jepa_ros.envs.gym_world import GymStep
+    from jepa_ros.planning.planners import PlannerConfig
+    from jepa_ros.trajectory_eval import LatentGoalPolicy
+    from jepa_ros.world_model.config import WorldModelConfig
+    from jepa_ros.world_model.model import WorldModel
+
+    dt, damping = 0.1, 0.0
+
+    def step(state: torch.Tensor, torque: torch.Tensor) -> torch.Tensor:  # (..., 4), (..., 1)
+        velocity = (1 - damping) * state[..., 1:2] + dt * torque
+        return torch.cat([state[..., 0:1] + dt * velocity, velocity, state[..., 2:]], dim=-1)
+
+    class DoubleIntegrator(WorldModel):
+        seen = torch.zeros(4)  # what the camera shows: the state itself
+
+        def encode(self, images: torch.Tensor) -> torch.Tensor:
+            return self.seen[None].clone()
+
+        def rollout(self, latent: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+            states = []
+            for t in range(actions.shape[1]):
+                latent = step(latent, actions[:, t])
+                states.append(latent)
+            return torch.stack(states, dim=1)
+
+    config = WorldModelConfig(image_height=16, image_width=16, action_dim=1, latent_dim=4,
+                              proprio_dim=2)  # fmt: skip
+    model = DoubleIntegrator(config).eval()
+    planner = PlannerConfig(horizon=3, samples=200, iterations=3, elites=20, seed=0)
+    low, high = np.array([-2.0]), np.array([2.0])
+
+    images = np.zeros((1, 16, 16, 3), np.uint8)
+
+    def run(rest_weight: float) -> float:
+        """How far past the goal the arm went."""
+        policy = LatentGoalPolicy(model, 'cem', planner, CostConfig(), low, high,
+                                  goal_proprio=slice(0, 1), rest_weight=rest_weight)  # fmt: skip
+        model.seen = torch.tensor([1.0, 0.0, 0.0, 0.0])  # the goal: at position 1
+        policy.reset(images)
+        model.seen, farthest = torch.zeros(4), 0.0
+        for _ in range(40):
+            action, _ = policy.act(GymStep(images, np.zeros(2)))
+            model.seen = step(model.seen, torch.tensor(action, dtype=torch.float32))
+            farthest = max(farthest, float(model.seen[0]))
+        assert abs(float(model.seen[0]) - 1.0) < 0.02  # both get there in the end
+        return farthest - 1.0
+
+    assert run(0.0) > 0.2
+    assert run(5.0) < 0.02
+    with pytest.raises(GymWorldError, match='horizon of 2'):
+        LatentGoalPolicy(model, 'cem', replace(planner, horizon=1), CostConfig(), low, high,
+                         rest_weight=1.0)  # fmt: skip

@@ -87,11 +87,27 @@ def test_encoder_shapes_and_bad_images(views, size):
         model.encode(torch.zeros(3, views, size + 1, size, 3, dtype=torch.uint8))
 
 
+@pytest.mark.parametrize('size', [32, 33])
+def test_spatial_features_reach_the_latent(size):
+    """With `spatial_features`, a linear map of the flattened feature map (its size right for odd
+    images too) feeds the head: changing that map changes the latent; off by default."""
+    model = WorldModel(tiny_config(image_height=size, image_width=size, spatial_features=8))
+    images = torch.randint(0, 256, (2, 1, size, size, 3), dtype=torch.uint8)
+    before = model.encode(images)
+    assert before.shape == (2, 16)
+    with torch.no_grad():
+        model.image_encoder.spatial.weight.add_(0.1)
+    assert not torch.allclose(model.encode(images), before)
+    assert WorldModel(tiny_config()).image_encoder.spatial is None
+
+
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match='latent_dim'):
         tiny_config(latent_dim=7)
     with pytest.raises(ValueError, match='channels'):
         tiny_config(channels=0)
+    with pytest.raises(ValueError, match='spatial_features'):
+        tiny_config(spatial_features=-1)
 
 
 # --- checkpoints ----------------------------------------------------------------------------
@@ -102,8 +118,9 @@ def _saved(tmp_path, **kw):
     return model, path
 
 
-def test_checkpoint_round_trip_is_exact(tmp_path):
-    model, path = _saved(tmp_path)
+@pytest.mark.parametrize('spatial', [0, 8])
+def test_checkpoint_round_trip_is_exact(tmp_path, spatial):
+    model, path = _saved(tmp_path, spatial_features=spatial)
     loaded, metadata = load_checkpoint(path)
     assert metadata['scene']['name'] == 'tiny'
     assert loaded.config == model.config

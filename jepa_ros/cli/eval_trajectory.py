@@ -59,6 +59,12 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
         help='--trajectories: only these components of the proprio vector make the goal '
         "energy (e.g. positions, not the goal frame's velocities; default: all)",
     )  # fmt: skip
+    parser.add_argument(
+        '--rest-weight', type=float, default=0.0,
+        help='--trajectories: weight of the motion the model predicts at the end of the '
+        'planning horizon (the goal dims\' change over its last step): arrive at rest, for '
+        'torque-controlled envs (default 0)',
+    )  # fmt: skip
 
 
 def proprio_slice(text: str) -> slice:
@@ -121,6 +127,7 @@ def run_trajectories(args: argparse.Namespace, task) -> int:
         'goal_proprio': None
         if args.goal_proprio is None
         else [args.goal_proprio.start, args.goal_proprio.stop],
+        'rest_weight': args.rest_weight,
         'task': task.to_dict(),
         'baselines': {k: v for k, v in summaries.items() if k != main},
     }
@@ -139,4 +146,4 @@ def make_gym_policy(name: str, model: WorldModel, world: GymWorld, task, args):
         model = WorldModel(model.config).eval().to(model_device(model))
     planner_config = replace(task.planner_config, seed=args.seed)
     return LatentGoalPolicy(model, task.planner, planner_config, task.cost, world.action_low,
-                            world.action_high, args.goal_proprio)  # fmt: skip
+                            world.action_high, args.goal_proprio, args.rest_weight)  # fmt: skip

@@ -47,6 +47,11 @@ from jepa_ros.world_model.model import WorldModel
 MODEL_FILE = 'model.pt'
 STATE_FILE = 'train_state.pt'
 TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
+# The world model's sizes a user may set (the image shape, views, actions and proprio come
+# from the data)
+ARCHITECTURE_OPTIONS = ('latent_dim', 'channels', 'keypoints', 'encoder_hidden',
+                        'spatial_features', 'proprio_hidden', 'predictor_hidden',
+                        'predictor_layers')  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,10 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             '--' + f.name.replace('_', '-'), type=type(f.default), default=f.default,
             help=help_of(TrainConfig, f.name) + ' (default: %(default)s)',
         )  # fmt: skip
-    parser.add_argument(
-        '--latent-dim', type=int, default=WorldModelConfig.latent_dim,
-        help=help_of(WorldModelConfig, 'latent_dim') + ' (default: %(default)s)',
-    )  # fmt: skip
+    for name in ARCHITECTURE_OPTIONS:
+        parser.add_argument(
+            '--' + name.replace('_', '-'), type=int, default=getattr(WorldModelConfig, name),
+            help=help_of(WorldModelConfig, name) + ' (default: %(default)s)',
+        )  # fmt: skip
     parser.add_argument(
         '--threads', type=int,
         help='torch CPU threads (default: the cores, shared among torchrun ranks)',
@@ -89,8 +95,8 @@ def train(args: argparse.Namespace, cluster: Cluster) -> int:
         cluster.check_divides('batch_size / 2', train_config.batch_size // 2)
         cluster.check_divides('predictor_batch_size', train_config.predictor_batch_size)
         world, shape, features = world_of(dataset, args)
-        model_config = WorldModelConfig(**shape, latent_dim=args.latent_dim,
-                                        proprio_dim=features.shape[1])  # fmt: skip
+        architecture = {name: getattr(args, name) for name in ARCHITECTURE_OPTIONS}
+        model_config = WorldModelConfig(**shape, **architecture, proprio_dim=features.shape[1])
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
     model = WorldModel(model_config)

@@ -18,6 +18,11 @@ class WorldModelConfig:
     channels: int = field(default=32, metadata={'help': 'convolution width of the encoder'})
     keypoints: int = field(default=32, metadata={'help': 'spatial soft-argmax keypoints'})
     encoder_hidden: int = field(default=256, metadata={'help': 'encoder MLP width'})
+    spatial_features: int = field(
+        default=0,
+        metadata={'help': 'features of the whole flattened feature map, beside the keypoints '
+                  '(0: none; where each thing is, for precise poses of small parts)'},
+    )  # fmt: skip
     proprio_dim: int = field(
         default=13, metadata={'help': 'proprioceptive features: joint angles + 3 per tracked link'}
     )
@@ -34,6 +39,10 @@ class WorldModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive integer, got {value!r}')
+        if not isinstance(self.spatial_features, int) or self.spatial_features < 0:
+            raise ValueError(
+                f'spatial_features must be an integer >= 0, got {self.spatial_features!r}'
+            )
         if self.image_height < 16 or self.image_width < 16:
             raise ValueError(
                 f'images must be at least 16x16, got {self.image_height}x{self.image_width}'

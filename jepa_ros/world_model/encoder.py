@@ -40,6 +40,8 @@ class SpatialSoftArgmax(nn.Module):
 class ImageEncoder(nn.Module):
     """`Enc(x)`: a small ConvNet whose feature maps become K soft-argmax keypoints (where things
     are, with sub-pixel precision) plus pooled features (what is there), then an MLP to R^D.
+    With `spatial_features` S > 0, a linear map of the whole flattened feature map (C x H/4 x
+    W/4 -> S) joins them: position-specific features, for the pose of parts no keypoint tracks.
 
     forward: uint8 (B, V, H, W, 3) -> (B, D)
     """
@@ -62,8 +64,11 @@ class ImageEncoder(nn.Module):
         )
         self.heatmaps = nn.Conv2d(c, k, 1)
         self.soft_argmax = SpatialSoftArgmax(k)
+        s = config.spatial_features
+        cells = -(-config.image_height // 4) * -(-config.image_width // 4)  # the map's H/4 x W/4
+        self.spatial = nn.Linear(c * cells, s) if s else None
         self.head = nn.Sequential(
-            nn.Linear(2 * k + c, config.encoder_hidden),
+            nn.Linear(2 * k + c + s, config.encoder_hidden),
             nn.SiLU(),
             nn.Linear(config.encoder_hidden, config.encoder_hidden),
             nn.SiLU(),
@@ -73,8 +78,10 @@ class ImageEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self.features(images_to_tensor(images))  # (B, C, H/4, W/4)
         keypoints = self.soft_argmax(self.heatmaps(features)).flatten(1)  # (B, 2K)
-        pooled = features.mean(dim=(2, 3))  # (B, C)
-        return self.head(torch.cat([keypoints, pooled], dim=1))
+        parts = [keypoints, features.mean(dim=(2, 3))]  # (B, 2K), (B, C)
+        if self.spatial is not None:
+            parts.append(self.spatial(features.flatten(1)))  # (B, S)
+        return self.head(torch.cat(parts, dim=1))
 
 
 class ProprioEncoder(nn.Module):
