@@ -107,7 +107,10 @@ class LatentGoalPolicy:
     latent dims weigh 1, the free ones `learned_weight`), take the first action. With
     `rest_weight` > 0, the energy of the last predicted step against the one before it (the same
     dims) is added: arrive at rest, where actions are torques and an arm that reaches the goal
-    moving carries past it. The model runs on its device; the search stays on the CPU."""
+    moving carries past it. The cost's `step_weight` and `smoothness_weight` weigh the squared
+    size of the actions and of their changes, as fractions of the Box's bounds (an effort term:
+    near the goal, large torques cost more than they gain). The model runs on its device; the
+    search stays on the CPU."""
 
     def __init__(
         self,
@@ -131,6 +134,8 @@ class LatentGoalPolicy:
         limit = float(np.abs(np.stack([low, high])).max())
         self.planner = PLANNERS[planner](replace(planner_config, action_limit=limit), low.size)
         self.distance, self.reduction = cost.distance, cost.reduction
+        self.step_weight, self.smoothness_weight = cost.step_weight, cost.smoothness_weight
+        self.limit = limit
         self.weights = energy_weights(model.config, (), replace(cost, ee_weight=1.0))  # (D,)
         if goal_proprio is not None:  # only these proprio components make the goal
             grounded = torch.zeros(model.config.proprio_dim)
@@ -168,7 +173,14 @@ class LatentGoalPolicy:
                 motion = latent_distance(predicted[:, -1], predicted[:, -2], self.distance,
                                          self.weights)  # fmt: skip
                 energy = energy + self.rest_weight * motion
-            return energy.cpu()
+            energy = energy.cpu()
+            scaled = actions.cpu() / self.limit  # (S, H, A), within [-1, 1]
+            if self.step_weight:
+                energy = energy + self.step_weight * scaled.pow(2).sum(dim=(1, 2))
+            if self.smoothness_weight:
+                change = (scaled[:, 1:] - scaled[:, :-1]).pow(2).sum(dim=(1, 2))
+                energy = energy + self.smoothness_weight * change
+            return energy
 
         plan, info = self.planner.plan(cost)
         action = np.clip(plan[0].numpy().astype(np.float64), self.low, self.high)

@@ -108,6 +108,29 @@ def test_collect_from_a_third_party_env_is_deterministic_and_resumes(tmp_path):
     assert not np.array_equal(ExplorationDataset(tmp_path / 'c').get('joints'), joints)
 
 
+def test_action_scale_shrinks_each_episodes_random_actions_around_the_centre(tmp_path):
+    """--action-scale: (1, 1) is the same data as ever; a fixed scale multiplies the same random
+    draws; a range gives each episode its own scale within it; a bad range is refused."""
+    world = GymWorldConfig(POINT, 'obs.position', width=16, height=12)
+
+    def actions(scale: tuple[float, float], out: str) -> np.ndarray:
+        exploration = ExplorationConfig(steps_per_episode=6, action_scale=scale)
+        collect(world, CollectConfig(episodes=6, seed=5, workers=1, exploration=exploration),
+                tmp_path / out)  # fmt: skip
+        data = ExplorationDataset(tmp_path / out)
+        return data.get('actions').reshape(6, 7, 2)[:, :-1]  # (episodes, steps, A)
+
+    full = actions((1.0, 1.0), 'full')
+    np.testing.assert_allclose(actions((0.25, 0.25), 'quarter'), 0.25 * full, atol=1e-6)
+    ranged = actions((0.1, 1.0), 'ranged')
+    ratio = np.abs(ranged).max(axis=(1, 2)) / np.abs(full).max(axis=(1, 2))  # per episode
+    np.testing.assert_allclose(ranged, ratio[:, None, None] * full, atol=1e-5)
+    assert np.all((ratio >= 0.1 - 1e-6) & (ratio <= 1.0 + 1e-6)) and np.ptp(ratio) > 0.1
+    for bad in [(0.0, 1.0), (0.5, 0.2), (0.5, 1.5)]:
+        with pytest.raises(ValueError, match='action_scale'):
+            ExplorationConfig(action_scale=bad)
+
+
 def test_reacher_from_pixels_with_a_top_down_camera(tmp_path, capsys):
     pytest.importorskip('mujoco')
     camera = '{"default_camera_config": {"distance": 0.6, "elevation": -90.0, "azimuth": 90.0}}'

@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=help_of(ExplorationConfig, 'steps_per_episode') + ' (default: %(default)s)',
     )
     parser.add_argument(
+        '--action-scale', type=float, nargs=2, metavar=('MIN', 'MAX'),
+        default=ExplorationConfig.action_scale,
+        help='--env: ' + help_of(ExplorationConfig, 'action_scale') + ' (default: 1 1)',
+    )  # fmt: skip
+    parser.add_argument(
         '--workers',
         type=int,
         default=os.cpu_count() or 1,
@@ -109,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             shard_episodes=args.shard_episodes,
             workers=args.workers,
-            exploration=ExplorationConfig(steps_per_episode=args.steps),
+            exploration=ExplorationConfig(
+                steps_per_episode=args.steps, action_scale=tuple(args.action_scale)
+            ),  # fmt: skip
         )
     except ValueError as exc:
         raise CollectError(str(exc)) from None

@@ -34,6 +34,12 @@ class ExplorationConfig:
     smoothing: float = field(
         default=0.6, metadata={'help': 'low-pass factor on actions in [0, 1); 0 = no smoothing'}
     )
+    action_scale: tuple[float, float] = field(
+        default=(1.0, 1.0),
+        metadata={'help': "gymnasium worlds: each episode's uniform random actions span this "
+                  'fraction of the Box around its centre, drawn log-uniformly per episode '
+                  '(small ones: slow motion, as near a goal)'},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.steps_per_episode < 1:
@@ -48,6 +54,9 @@ class ExplorationConfig:
             raise ValueError(f'noise must be >= 0, got {self.noise}')
         if not 0.0 <= self.smoothing < 1.0:
             raise ValueError(f'smoothing must be in [0, 1), got {self.smoothing}')
+        lo, hi = self.action_scale
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError(f'action_scale must be 0 < min <= max <= 1, got {self.action_scale}')
 
 
 class SmoothExploration:

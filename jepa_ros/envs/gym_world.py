@@ -233,7 +233,7 @@ class GymWorld:
 
     def exploration_episode(self, config, seed: int, episode: int) -> dict[str, np.ndarray]:
         """A random-policy episode of `config.steps_per_episode` steps (random_episode)."""
-        return random_episode(self, config.steps_per_episode, seed, episode)
+        return random_episode(self, config.steps_per_episode, seed, episode, config.action_scale)
 
     def close(self) -> None:
         self.env.close()
@@ -245,18 +245,34 @@ class GymWorld:
         self.close()
 
 
-def random_episode(world: GymWorld, steps: int, seed: int, episode: int) -> dict[str, np.ndarray]:
+def random_episode(
+    world: GymWorld,
+    steps: int,
+    seed: int,
+    episode: int,
+    action_scale: tuple[float, float] = (1.0, 1.0),
+) -> dict[str, np.ndarray]:
     """One random-policy episode in the dataset format: up to steps+1 frames (fewer if the env
     ends it). Its randomness (the env's reset seed, uniform actions within the bounds) comes
-    from (seed, episode) alone. `joints` holds the proprio vector (F, P); `ee_position` is zero
-    (a gymnasium world has no URDF end effector)."""
+    from (seed, episode) alone. With `action_scale` (lo, hi) other than (1, 1), the episode's
+    actions span a fraction in [lo, hi] (log-uniform, from its own stream, so (1, 1) gives the
+    same data as ever) of the Box around its centre. `joints` holds the proprio vector (F, P);
+    `ee_position` is zero (a gymnasium world has no URDF end effector)."""
     rng = np.random.default_rng([seed, episode])
+    lo, hi = action_scale
+    scale = 1.0
+    if (lo, hi) != (1.0, 1.0):
+        scale = float(
+            np.exp(np.random.default_rng([seed, episode, 1]).uniform(np.log(lo), np.log(hi)))
+        )
+    centre = (world.action_low + world.action_high) / 2
     now = world.reset(int(rng.integers(2**31)))  # = episode_env_seed(seed, episode)
     images, proprio, actions = [now.images], [now.proprio], []
     for _ in range(steps):
         if now.ended:
             break
-        now, applied = world.step(rng.uniform(world.action_low, world.action_high))
+        uniform = rng.uniform(world.action_low, world.action_high)
+        now, applied = world.step(centre + scale * (uniform - centre))
         images.append(now.images)
         proprio.append(now.proprio)
         actions.append(applied)
