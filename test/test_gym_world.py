@@ -121,6 +121,8 @@ def test_action_scale_shrinks_each_episodes_random_actions_around_the_centre(tmp
         return data.get('actions').reshape(6, 7, 2)[:, :-1]  # (episodes, steps, A)
 
     full = actions((1.0, 1.0), 'full')
+    spec = ExplorationDataset(tmp_path / 'full').meta['spec']['exploration']
+    assert 'action_scale' not in spec, 'the default leaves specs as before: old datasets resume'
     np.testing.assert_allclose(actions((0.25, 0.25), 'quarter'), 0.25 * full, atol=1e-6)
     ranged = actions((0.1, 1.0), 'ranged')
     ratio = np.abs(ranged).max(axis=(1, 2)) / np.abs(full).max(axis=(1, 2))  # per episode

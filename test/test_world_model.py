@@ -207,3 +207,36 @@ def test_shipped_model_loads_for_the_shipped_scene():
     with torch.no_grad():
         latent = model.encode(images)
     assert latent.shape == (1, 32) and torch.isfinite(latent).all()
+
+
+def test_shipped_reacher_model_reads_the_joints_of_a_rendered_reacher_frame():
+    """models/jepa_reacher.pt: a gymnasium world's checkpoint (Reacher-v5, 4-frame stacks of
+    64 px from a 256 px top-down render), under 20 MB; on a frame the test renders itself, the
+    latent's cos/sin dims give both joint angles within 0.1 rad."""
+    pytest.importorskip('gymnasium')
+    pytest.importorskip('mujoco')
+    import numpy as np
+
+    from jepa_ros.envs.gym_world import GymWorld, GymWorldConfig
+    from jepa_ros.share import find_shared
+
+    path = find_shared('models', 'jepa_reacher.pt')
+    assert path.stat().st_size <= 20 * 2**20
+    model, metadata = load_checkpoint(path)
+    world = metadata['world']
+    assert (world['env'], world['proprio'], world['stack']) == ('Reacher-v5', 'obs[0:8]', 4)
+    assert model.config.spatial_features == 64
+    with GymWorld(GymWorldConfig.from_dict(world)) as reacher:
+        env = reacher.env.unwrapped
+        reacher.reset(0)
+        env.set_state(np.array([0.7, -1.2, 0.1, -0.1]), np.zeros(env.model.nv))
+        for _ in range(world['stack']):  # at rest: the whole stack shows the pose
+            now = reacher.step(np.zeros(2))[0]
+        truth = env.data.qpos[:2].copy()
+    with torch.no_grad():
+        latent = model.encode(torch.from_numpy(now.images)[None])[0]
+    standard = model.proprio_encoder
+    features = (latent[:8] * standard.std + standard.mean).double().numpy()
+    angles = np.arctan2(features[2:4], features[0:2])
+    error = np.abs((angles - truth + np.pi) % (2 * np.pi) - np.pi)
+    assert np.all(error < 0.1), (angles, truth)

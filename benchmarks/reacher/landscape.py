@@ -9,7 +9,9 @@ against the recorded goal image. A planner that settles where the energy is lowe
 `argmin_offset` from the goal, so the fraction of goals whose argmin lies within the success
 tolerance on both joints bounds the success rate the encoder allows, whatever the planner. The
 absolute encoder error (precision.py) does not: near the goal the current and goal images are
-encoded by the same network, and much of the error is shared.
+encoded by the same network, and much of the error is shared. Also reported: the joint
+velocity the encoder reads off the arm at rest at the goal pose (`--proprio 'obs[0:8]'`: dims 6
+and 7), which should be zero; a planner brakes against whatever it reads there.
 
     python benchmarks/reacher/landscape.py --checkpoint runs/reacher/run/model.pt \\
         --data runs/reacher/data_heldout --pairs 50 --seed 1000 --json landscape.json
@@ -85,15 +87,20 @@ def main() -> int:
             images = np.stack([at_rest(world, np.r_[angles + d, target]) for d in grid])
             latents = model.encode(torch.from_numpy(images))  # (G*G, D)
             energy = ((latents - goal).pow(2) * weights).sum(-1).numpy() / weights.sum().item()
+            centre = int(np.flatnonzero(np.all(grid == 0, axis=1))[0])  # the goal pose itself
+            standard = model.proprio_encoder  # de-standardise the proprio dims
+            read = (latents[centre, :8] * standard.std + standard.mean).double().numpy()
             best = grid[int(np.argmin(energy))]
             within = bool(np.all(np.abs(best) < args.tolerance))
             rows.append({'episode': pair.episode, 'start': pair.start,
                          'goal_angles': angles.round(4).tolist(),
                          'goal_speed_rad_s': np.abs(proprio[6:8]).round(3).tolist(),
                          'argmin_offset_rad': best.round(4).tolist(),
+                         'velocity_read_at_rest_rad_s': read[6:8].round(3).tolist(),
                          'within_tolerance': within})  # fmt: skip
             energies.append(energy.reshape(len(offsets), len(offsets)))
     argmins = np.array([r['argmin_offset_rad'] for r in rows])
+    rest_speed = np.median(np.abs([r['velocity_read_at_rest_rad_s'] for r in rows]), 0)
     result = {
         'command': ' '.join(['python', *sys.argv]),
         'checkpoint': str(args.checkpoint),
@@ -103,6 +110,7 @@ def main() -> int:
         'argmin_within_tolerance': round(float(np.mean([r['within_tolerance'] for r in rows])), 3),
         'argmin_offset_median_rad': np.median(np.abs(argmins), 0).round(4).tolist(),
         'argmin_at_grid_edge': int(np.sum(np.abs(argmins).max(1) >= steps * args.spacing - 1e-9)),
+        'velocity_read_at_rest_median_rad_s': rest_speed.round(3).tolist(),
         'goals': rows,
     }
     args.json.write_text(json.dumps(result, indent=2) + '\n')

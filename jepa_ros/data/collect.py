@@ -100,10 +100,13 @@ def collection_spec(world: SceneConfig | GymWorldConfig, config: CollectConfig) 
     """Everything that determines the data (not `workers`), as plain JSON data: the arm's
     scene under 'scene', a gymnasium world under 'world'."""
     key = 'world' if isinstance(world, GymWorldConfig) else 'scene'
+    exploration = asdict(config.exploration)
+    if tuple(config.exploration.action_scale) == ExplorationConfig.action_scale:
+        del exploration['action_scale']  # the default: specs written before it still match
     spec = {
         'format_version': FORMAT_VERSION,
         key: world.to_dict(),
-        'exploration': asdict(config.exploration),
+        'exploration': exploration,
         'seed': config.seed,
         'episodes': config.episodes,
         'shard_episodes': config.shard_episodes,
