@@ -165,8 +165,9 @@ class LatentGoalPolicy:
         low, high = self.box
 
         def cost(actions: torch.Tensor) -> torch.Tensor:  # (S, H, A) -> (S,)
-            actions = torch.maximum(torch.minimum(actions, high), low).to(self.device)
-            predicted = self.model.rollout(latent.expand(len(actions), -1), actions)  # (S, H, D)
+            actions = torch.maximum(torch.minimum(actions, high), low)  # on the CPU
+            on_model = actions.to(self.device)
+            predicted = self.model.rollout(latent.expand(len(actions), -1), on_model)  # (S, H, D)
             energy = latent_distance(predicted, self.goal, self.distance, self.weights)
             energy = energy.mean(dim=1) if self.reduction == 'sum' else energy[:, -1]
             if self.rest_weight:  # (S,): the motion predicted at the horizon's end
@@ -174,7 +175,7 @@ class LatentGoalPolicy:
                                          self.weights)  # fmt: skip
                 energy = energy + self.rest_weight * motion
             energy = energy.cpu()
-            scaled = actions.cpu() / self.limit  # (S, H, A), within [-1, 1]
+            scaled = actions / self.limit  # (S, H, A), within [-1, 1]
             if self.step_weight:
                 energy = energy + self.step_weight * scaled.pow(2).sum(dim=(1, 2))
             if self.smoothness_weight:

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from jepa_ros.cli.eval_trajectory import proprio_slice
+from jepa_ros.cost.cost import latent_distance
 from jepa_ros.data.dataset import ExplorationDataset
 from jepa_ros.envs.gym_world import GymWorld, GymWorldConfig
 from jepa_ros.images import fit_image
@@ -44,7 +46,8 @@ def main() -> int:
     parser.add_argument('--pairs', type=int, default=50)
     parser.add_argument('--seed', type=int, default=1000, help="the eval's pair seed")
     parser.add_argument('--goal-offset', type=int, default=25)
-    parser.add_argument('--goal-proprio', default='0:4', help='proprio dims of the energy, a:b')
+    parser.add_argument('--goal-proprio', type=proprio_slice, default=slice(0, 4),
+                        help='proprio dims of the energy, A:B (default 0:4)')  # fmt: skip
     parser.add_argument('--radius', type=float, default=0.3, help='grid half-width (rad)')
     parser.add_argument('--spacing', type=float, default=0.025, help='grid spacing (rad)')
     parser.add_argument('--tolerance', type=float, default=0.05, help='success tolerance (rad)')
@@ -55,12 +58,13 @@ def main() -> int:
     model.eval()
     data = ExplorationDataset(args.data)
     config = GymWorldConfig.from_dict(metadata['world'])
-    first, last = (int(v) for v in args.goal_proprio.split(':'))
     weights = torch.zeros(model.config.latent_dim)
-    weights[first:last] = 1.0
+    weights[args.goal_proprio] = 1.0
     steps = int(round(args.radius / args.spacing))
     offsets = np.arange(-steps, steps + 1) * args.spacing  # (G,)
     grid = np.stack(np.meshgrid(offsets, offsets, indexing='ij'), -1).reshape(-1, 2)  # (G*G, 2)
+    centre = int(np.flatnonzero(np.all(grid == 0, axis=1))[0])  # the goal pose itself
+    standard = model.proprio_encoder  # to de-standardise the proprio dims
 
     def at_rest(world: GymWorld, qpos: np.ndarray) -> np.ndarray:
         """The camera's (V, H, W, 3) stack of the arm held still at `qpos`."""
@@ -86,9 +90,7 @@ def main() -> int:
             goal = model.encode(torch.from_numpy(data.get('images', [goal_frame])))  # (1, D)
             images = np.stack([at_rest(world, np.r_[angles + d, target]) for d in grid])
             latents = model.encode(torch.from_numpy(images))  # (G*G, D)
-            energy = ((latents - goal).pow(2) * weights).sum(-1).numpy() / weights.sum().item()
-            centre = int(np.flatnonzero(np.all(grid == 0, axis=1))[0])  # the goal pose itself
-            standard = model.proprio_encoder  # de-standardise the proprio dims
+            energy = latent_distance(latents, goal, 'l2', weights).numpy()  # as eval weighs it
             read = (latents[centre, :8] * standard.std + standard.mean).double().numpy()
             best = grid[int(np.argmin(energy))]
             within = bool(np.all(np.abs(best) < args.tolerance))

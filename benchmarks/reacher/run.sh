@@ -5,10 +5,10 @@
 # model and a random policy on the same pairs.
 #   bash benchmarks/reacher/run.sh [OUT]      (default runs/reacher; about 45 min on 2 cores)
 # Not yet the 0.90 of the issue: see benchmarks/reacher/README.md and models/jepa_reacher.md.
-# Writes OUT/{data_train,data_heldout,run}, OUT/times.json (seconds per step) and, next to this
-# script, shipped/precision.json, shipped/landscape_seed2000.json/.png and
+# Writes OUT/{data_train,data_heldout,run} and, next to this script, shipped/times.json
+# (seconds per step), shipped/precision.json, shipped/landscape_seed2000.json/.png and
 # shipped/eval_seed1000_reach_torque.json/.png. (The shipped checkpoint was made by these
-# commands run one by one; times in models/jepa_reacher.md.)
+# commands run one by one; its times.json is of that run.)
 set -euo pipefail
 OUT=${1:-runs/reacher}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,24 +19,15 @@ CAMERA='{"default_camera_config": {"distance": 0.6, "elevation": -90.0, "azimuth
 # Each observation stacks the last 4 frames: joint velocity from 3 intervals, not 1
 COMMON=(--env gymnasium:Reacher-v5 --proprio 'obs[0:8]' --size 64 64 --stack 4
         --env-kwargs "$CAMERA" --steps 50 --workers 1 --no-contact-sheet)
-now() { date +%s.%N; }
-t0=$(now)
 # Training data: the uniform random policy
 jepa-ros collect "${COMMON[@]}" --episodes 600 --seed 0 --out "$OUT/data_train"
-t1=$(now)
 # Held-out trajectories: the protocol's plain uniform random policy, another seed
 jepa-ros collect "${COMMON[@]}" --episodes 100 --seed 1 --out "$OUT/data_heldout"
-t2=$(now)
 jepa-ros train --data "$OUT/data_train" --out "$OUT/run" --encoder-steps 5000 \
     --predictor-steps 3000 --spatial-features 64
-t3=$(now)
-python - "$OUT/times.json" "$t0" "$t1" "$t2" "$t3" <<'PY'
-import json, sys
-path, t0, t1, t2, t3 = sys.argv[1], *map(float, sys.argv[2:])
-times = {'collect_train_s': t1 - t0, 'collect_heldout_s': t2 - t1, 'train_s': t3 - t2}
-times['collect_and_train_s'] = t3 - t0
-json.dump({k: round(v, 1) for k, v in times.items()}, open(path, 'w'), indent=2)
-PY
+# The seconds each step recorded (dataset meta.json, checkpoint metadata)
+python "$HERE/times.py" --data "$OUT/data_train" "$OUT/data_heldout" \
+    --checkpoint "$OUT/run/model.pt" --json "$HERE/shipped/times.json"
 python "$HERE/precision.py" --checkpoint "$OUT/run/model.pt" --data "$OUT/data_heldout" \
     --json "$HERE/shipped/precision.json"
 python "$HERE/landscape.py" --checkpoint "$OUT/run/model.pt" --data "$OUT/data_heldout" \
