@@ -71,3 +71,14 @@ def test_gradient_refinement_lowers_the_cost_of_a_rough_plan(planner_class):
     assert refined.abs().max() <= planner.config.action_limit + 1e-6
     with pytest.raises(ValueError, match='gradient_steps'):
         PlannerConfig(gradient_steps=-1)
+
+
+def test_refinement_backtracks_and_settles_on_the_minimum():
+    # A step as large as the whole action limit overshoots the minimum; halving the step after
+    # each step that does not lower the cost settles the plan on it (a fixed step hops around)
+    planner = CEMPlanner(_config(action_limit=0.1, gradient_steps=60, gradient_lr=1.0), 2)
+    start = torch.zeros(3, 2)
+    refined, gain = planner.refine(start, quadratic)
+    torch.testing.assert_close(refined, TARGET, atol=2e-3, rtol=0)
+    assert gain == pytest.approx(float(quadratic(start[None]) - quadratic(refined[None])))
+    assert refined.abs().max() <= 0.1 + 1e-6

@@ -108,23 +108,36 @@ class _SamplingPlanner:
 
     def refine(self, plan: torch.Tensor, cost: SequenceCost) -> tuple[torch.Tensor, float]:
         """Gradient descent on the cost from `plan` (H, A), within the action limit; returns
-        the cheaper of the start and the result, and how much cost it saved (>= 0)."""
+        the cheapest point found and how much cost it saved (>= 0).
+
+        Each step moves the actions along the negative gradient, scaled so that the largest
+        component moves `gradient_lr` of the limit. A step that does not lower the cost is
+        undone and the step size halved (backtracking), so the refinement settles on the
+        model's local optimum instead of hopping around it by a fixed step.
+        """
         cfg = self.config
         limit = cfg.action_limit
-        with torch.enable_grad():
-            start_cost = float(cost(plan[None])[0])
-            refined = plan.detach().clone().requires_grad_(True)
-            for _ in range(cfg.gradient_steps):
-                (grad,) = torch.autograd.grad(cost(refined[None])[0], refined)
-                with torch.no_grad():
-                    step = grad / grad.abs().max().clamp_min(1e-12)  # sign-like, scale-free
-                    refined -= cfg.gradient_lr * limit * step
-                    refined.clamp_(-limit, limit)
-            refined = refined.detach()
-        end_cost = float(cost(refined[None])[0])
-        if end_cost < start_cost:
-            return refined, start_cost - end_cost
-        return plan, 0.0
+        size = cfg.gradient_lr * limit
+
+        def cost_and_gradient(point: torch.Tensor) -> tuple[float, torch.Tensor]:
+            point = point.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                value = cost(point[None])[0]
+                (grad,) = torch.autograd.grad(value, point)
+            return float(value), grad
+
+        best = plan.detach()
+        best_cost, grad = cost_and_gradient(best)
+        start_cost = best_cost
+        for _ in range(cfg.gradient_steps):
+            step = grad / grad.abs().max().clamp_min(1e-12)  # sign-like, scale-free
+            trial = (best - size * step).clamp(-limit, limit)
+            trial_cost, trial_grad = cost_and_gradient(trial)
+            if trial_cost < best_cost:
+                best, best_cost, grad = trial, trial_cost, trial_grad
+            else:
+                size /= 2
+        return best, start_cost - best_cost
 
     def update(
         self, actions: torch.Tensor, costs: torch.Tensor
