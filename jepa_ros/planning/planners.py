@@ -33,7 +33,11 @@ class PlannerConfig:
         default=0, metadata={'help': 'gradient refinement steps through the cost after sampling'}
     )
     gradient_lr: float = field(
-        default=0.1, metadata={'help': 'refinement step size, fraction of the action limit'}
+        default=0.1,
+        metadata={
+            'help': 'first refinement step, fraction of the action limit (halved after '
+            'a step that does not lower the cost)'
+        },
     )
 
     def __post_init__(self) -> None:
